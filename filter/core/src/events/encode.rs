@@ -1,0 +1,225 @@
+//! Wire encoding of records: NDJSON lines, or OTLP/HTTP JSON `logRecords` wrapped in an
+//! `ExportLogsServiceRequest`. Each record is encoded once, when it is queued; a batch
+//! is the encoded entries joined inside the format's frame.
+
+use super::record::Record;
+use crate::config::raw::EventFormat;
+use serde::Serialize;
+
+/// Encodes one record as a queue entry in `format`.
+pub fn entry<R: Record>(format: EventFormat, record: &R) -> Result<Vec<u8>, serde_json::Error> {
+    let json = serde_json::to_vec(record)?;
+    match format {
+        EventFormat::Ndjson => Ok(json),
+        EventFormat::Otlp => otlp_log_record(record, json),
+    }
+}
+
+#[derive(Serialize)]
+struct AnyValue<'a> {
+    #[serde(rename = "stringValue", skip_serializing_if = "Option::is_none")]
+    string_value: Option<&'a str>,
+    #[serde(rename = "intValue", skip_serializing_if = "Option::is_none")]
+    int_value: Option<String>,
+}
+
+#[derive(Serialize)]
+struct KeyValue<'a> {
+    key: &'static str,
+    value: AnyValue<'a>,
+}
+
+fn s<'a>(key: &'static str, v: &'a str) -> KeyValue<'a> {
+    KeyValue {
+        key,
+        value: AnyValue {
+            string_value: Some(v),
+            int_value: None,
+        },
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LogRecord<'a> {
+    time_unix_nano: String,
+    observed_time_unix_nano: String,
+    severity_number: u8,
+    severity_text: &'static str,
+    body: AnyValue<'a>,
+    attributes: Vec<KeyValue<'a>>,
+}
+
+fn otlp_log_record<R: Record>(record: &R, json: Vec<u8>) -> Result<Vec<u8>, serde_json::Error> {
+    let meta = record.meta();
+    // The record JSON is valid UTF-8 by construction.
+    let body = String::from_utf8(json).unwrap_or_default();
+    let nanos = meta.ts.saturating_mul(1_000_000).to_string();
+    let mut attributes = vec![s("meshward.kind", meta.kind)];
+    if let Some(a) = meta.action {
+        attributes.push(s("meshward.action", a));
+    }
+    if let Some(m) = meta.method {
+        attributes.push(s("http.request.method", m));
+    }
+    if let Some(t) = meta.template {
+        attributes.push(s("url.template", t));
+    }
+    if let Some(st) = meta.status {
+        attributes.push(KeyValue {
+            key: "http.response.status_code",
+            value: AnyValue {
+                string_value: None,
+                int_value: Some(st.to_string()),
+            },
+        });
+    }
+    serde_json::to_vec(&LogRecord {
+        time_unix_nano: nanos.clone(),
+        observed_time_unix_nano: nanos,
+        severity_number: meta.severity.number(),
+        severity_text: meta.severity.text(),
+        body: AnyValue {
+            string_value: Some(&body),
+            int_value: None,
+        },
+        attributes,
+    })
+}
+
+/// The frame of a batch: bytes before, between and after entries.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    head: Vec<u8>,
+    sep: &'static [u8],
+    tail: Vec<u8>,
+    /// `content-type` of the POST.
+    pub content_type: &'static str,
+}
+
+impl Frame {
+    /// The frame of `format` for records of `service`.
+    pub fn new(format: EventFormat, service: &str, version: &str) -> Self {
+        match format {
+            EventFormat::Ndjson => Self {
+                head: Vec::new(),
+                sep: b"\n",
+                tail: b"\n".to_vec(),
+                content_type: "application/x-ndjson",
+            },
+            EventFormat::Otlp => {
+                let svc = serde_json::to_string(service).unwrap_or_else(|_| "\"\"".into());
+                let ver = serde_json::to_string(version).unwrap_or_else(|_| "\"\"".into());
+                let head = format!(
+                    "{{\"resourceLogs\":[{{\"resource\":{{\"attributes\":[{{\"key\":\"service.name\",\"value\":{{\"stringValue\":{svc}}}}}]}},\"scopeLogs\":[{{\"scope\":{{\"name\":\"meshward\",\"version\":{ver}}},\"logRecords\":["
+                );
+                Self {
+                    head: head.into_bytes(),
+                    sep: b",",
+                    tail: b"]}]}]}".to_vec(),
+                    content_type: "application/json",
+                }
+            }
+        }
+    }
+
+    /// Joins entries into one POST body.
+    pub fn body<'a>(&self, entries: impl Iterator<Item = &'a [u8]>, size_hint: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.head.len() + size_hint + self.tail.len());
+        out.extend_from_slice(&self.head);
+        for (i, e) in entries.enumerate() {
+            if i > 0 {
+                out.extend_from_slice(self.sep);
+            }
+            out.extend_from_slice(e);
+        }
+        out.extend_from_slice(&self.tail);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::*;
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn call() -> CallRecord {
+        CallRecord {
+            v: 1,
+            kind: "call",
+            ts: 1_764_375_000_123,
+            config: "3f9a1c2e".into(),
+            service: "orders.shop".into(),
+            direction: "inbound",
+            api: ApiInfo {
+                method: "GET".into(),
+                path: "/users/{int}".into(),
+                protocol: "rest",
+                ..Default::default()
+            },
+            status: 200,
+            action: "allowed",
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn plain_call_is_small() {
+        let e = entry(EventFormat::Ndjson, &call()).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&e).unwrap();
+        assert_eq!(v["v"], 1);
+        assert_eq!(v["api"]["path"], "/users/{int}");
+        assert!(v.get("source").is_none());
+        assert!(v.get("sensitive").is_none());
+        assert!(v.get("decisions").is_none());
+        assert!(e.len() < 240, "{}", String::from_utf8_lossy(&e));
+    }
+
+    #[test]
+    fn otlp_batch_is_an_export_logs_request() {
+        let f = Frame::new(EventFormat::Otlp, "orders.\"shop\"", "0.1.0");
+        let mut denied = call();
+        denied.action = "denied";
+        denied.status = 403;
+        let a = entry(EventFormat::Otlp, &call()).unwrap();
+        let b = entry(EventFormat::Otlp, &denied).unwrap();
+        let body = f.body([a.as_slice(), b.as_slice()].into_iter(), a.len() + b.len());
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let rl = &v["resourceLogs"][0];
+        assert_eq!(
+            rl["resource"]["attributes"][0]["value"]["stringValue"],
+            "orders.\"shop\""
+        );
+        let recs = &rl["scopeLogs"][0]["logRecords"];
+        assert_eq!(rl["scopeLogs"][0]["scope"]["name"], "meshward");
+        assert_eq!(recs.as_array().unwrap().len(), 2);
+        assert_eq!(recs[0]["severityText"], "INFO");
+        assert_eq!(recs[1]["severityText"], "ERROR");
+        assert_eq!(recs[0]["timeUnixNano"], "1764375000123000000");
+        let inner: serde_json::Value =
+            serde_json::from_str(recs[1]["body"]["stringValue"].as_str().unwrap()).unwrap();
+        assert_eq!(inner["action"], "denied");
+        let attrs = recs[1]["attributes"].as_array().unwrap();
+        assert!(attrs
+            .iter()
+            .any(|a| a["key"] == "url.template" && a["value"]["stringValue"] == "/users/{int}"));
+        assert!(attrs
+            .iter()
+            .any(|a| a["key"] == "http.response.status_code" && a["value"]["intValue"] == "403"));
+    }
+
+    #[test]
+    fn ndjson_batch_is_lines() {
+        let f = Frame::new(EventFormat::Ndjson, "s", "v");
+        let a = entry(EventFormat::Ndjson, &call()).unwrap();
+        let body = f.body([a.as_slice(), a.as_slice()].into_iter(), 0);
+        let text = String::from_utf8(body).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        assert!(text.ends_with('\n'));
+        for l in text.lines() {
+            serde_json::from_str::<serde_json::Value>(l).unwrap();
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! Precompiled matchers used by rules: globs, CIDRs, endpoint templates and path
+//! patterns. Built once at configure time; matching never allocates.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// A glob where `*` matches any run of characters (including `/`). Everything else
+/// matches itself; matching is case-sensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    /// Literal pieces between the stars.
+    pieces: Vec<String>,
+    starts_with_star: bool,
+    ends_with_star: bool,
+}
+
+impl Glob {
+    /// Compiles a glob. Never fails: every string is a valid glob.
+    pub fn new(pattern: &str) -> Self {
+        let pieces: Vec<String> = pattern
+            .split('*')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect();
+        Self {
+            pieces,
+            starts_with_star: pattern.starts_with('*'),
+            ends_with_star: pattern.ends_with('*') && !pattern.is_empty(),
+        }
+    }
+
+    /// Whether the glob has no star.
+    pub fn is_literal(&self) -> bool {
+        !self.starts_with_star && !self.ends_with_star && self.pieces.len() <= 1
+    }
+
+    /// Matches a whole string.
+    pub fn matches(&self, s: &str) -> bool {
+        let mut rest = s;
+        let n = self.pieces.len();
+        if n == 0 {
+            return self.starts_with_star || s.is_empty();
+        }
+        for (i, piece) in self.pieces.iter().enumerate() {
+            let first = i == 0;
+            let last = i + 1 == n;
+            if first && !self.starts_with_star {
+                match rest.strip_prefix(piece.as_str()) {
+                    Some(r) => rest = r,
+                    None => return false,
+                }
+                if last && !self.ends_with_star {
+                    return rest.is_empty();
+                }
+                continue;
+            }
+            if last && !self.ends_with_star {
+                return rest.ends_with(piece.as_str());
+            }
+            match rest.find(piece.as_str()) {
+                Some(pos) => rest = &rest[pos + piece.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+/// A set of globs; matches when any matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GlobSet(Vec<Glob>);
+
+impl GlobSet {
+    /// Compiles every pattern.
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> Self {
+        Self(patterns.iter().map(|p| Glob::new(p.as_ref())).collect())
+    }
+    /// True when the set has no pattern (a condition that is not given).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Any glob matches.
+    pub fn matches(&self, s: &str) -> bool {
+        self.0.iter().any(|g| g.matches(s))
+    }
+}
+
+/// An IPv4 or IPv6 network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `10.0.0.0/8`, `fd00::/8`, or a bare address (a host route).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (ip, prefix) = match s.split_once('/') {
+            Some((ip, p)) => (ip, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = ip
+            .trim()
+            .parse()
+            .map_err(|_| format!("invalid CIDR \"{s}\": bad address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("invalid CIDR \"{s}\": prefix must be 0..={max}"))?,
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    /// Whether `ip` lies in the network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                (u32::from(net) & mask) == (u32::from(ip) & mask)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                (u128::from(net) & mask) == (u128::from(ip) & mask)
+            }
+            (IpAddr::V4(_), IpAddr::V6(ip)) => ip
+                .to_ipv4_mapped()
+                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
+            (IpAddr::V6(_), IpAddr::V4(_)) => false,
+        }
+    }
+}
+
+/// One segment of an endpoint template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Matches itself.
+    Literal(String),
+    /// `{name}`: matches any one non-empty segment.
+    Param(String),
+}
+
+/// An endpoint template such as `/users/{id}/orders`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Template {
+    /// Parses a template. Errors read like `invalid template "/users/{id": unclosed "{"`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("invalid template \"{s}\": {why}");
+        if !s.starts_with('/') {
+            return Err(bad("must start with \"/\""));
+        }
+        if s.contains('?') || s.contains('#') {
+            return Err(bad("must not contain a query or fragment"));
+        }
+        let mut segments = Vec::new();
+        for (i, seg) in s[1..].split('/').enumerate() {
+            if seg.is_empty() {
+                // "/" alone, or a trailing slash: an empty last segment is allowed.
+                if i == 0 && s.len() == 1 {
+                    break;
+                }
+                if s.ends_with('/') && s[1..].split('/').count() == i + 1 {
+                    break;
+                }
+                return Err(bad("empty segment (\"//\")"));
+            }
+            if let Some(inner) = seg.strip_prefix('{') {
+                let Some(name) = inner.strip_suffix('}') else {
+                    return Err(bad("unclosed \"{\""));
+                };
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    return Err(bad("parameter names are letters, digits, `_` and `-`"));
+                }
+                segments.push(Segment::Param(name.to_string()));
+            } else if seg.contains('{') || seg.contains('}') {
+                if seg.contains('{') && !seg.contains('}') {
+                    return Err(bad("unclosed \"{\""));
+                }
+                return Err(bad("a parameter must be a whole segment"));
+            } else {
+                segments.push(Segment::Literal(seg.to_string()));
+            }
+        }
+        Ok(Self {
+            text: s.to_string(),
+            segments,
+        })
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The segments.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Whether a normalised path (leading `/`, no query) fits the template.
+    pub fn matches(&self, path: &str) -> bool {
+        let body = path.strip_prefix('/').unwrap_or(path);
+        let body = body.strip_suffix('/').unwrap_or(body);
+        let mut parts = body
+            .split('/')
+            .filter(|p| !body.is_empty() || !p.is_empty());
+        for seg in &self.segments {
+            let Some(part) = parts.next() else {
+                return false;
+            };
+            match seg {
+                Segment::Literal(l) => {
+                    if l != part {
+                        return false;
+                    }
+                }
+                Segment::Param(_) => {
+                    if part.is_empty() {
+                        return false;
+                    }
+                }
+            }
+        }
+        parts.next().is_none()
+    }
+}
+
+/// A `paths` entry of a rule: a template (has `{`), a glob (has `*`) or an exact path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPattern {
+    /// Matches paths that fit the template, or whose computed template is this text.
+    Template(Template),
+    /// Matches the normalised path.
+    Glob(Glob),
+    /// Matches the normalised path or the computed template exactly.
+    Exact(String),
+}
+
+impl PathPattern {
+    /// Parses a `paths` entry.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if !s.starts_with('/') && !s.starts_with('*') {
+            return Err(format!(
+                "invalid path \"{s}\": must start with \"/\" (or \"*\")"
+            ));
+        }
+        if s.contains('{') || s.contains('}') {
+            if s.contains('*') {
+                return Err(format!(
+                    "invalid path \"{s}\": use either a template or a glob, not both"
+                ));
+            }
+            return Template::parse(s).map(PathPattern::Template);
+        }
+        if s.contains('*') {
+            return Ok(PathPattern::Glob(Glob::new(s)));
+        }
+        Ok(PathPattern::Exact(s.to_string()))
+    }
+
+    /// Matches a request by its normalised path and its endpoint template.
+    pub fn matches(&self, path: &str, template: &str) -> bool {
+        match self {
+            PathPattern::Template(t) => t.as_str() == template || t.matches(path),
+            PathPattern::Glob(g) => g.matches(path) || g.matches(template),
+            PathPattern::Exact(e) => e == path || e == template,
+        }
+    }
+}
+
+/// A list of path patterns; matches when any matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathSet(pub Vec<PathPattern>);
+
+impl PathSet {
+    /// True when no pattern is given.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Any pattern matches.
+    pub fn matches(&self, path: &str, template: &str) -> bool {
+        self.0.iter().any(|p| p.matches(path, template))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn globs() {
+        let g = Glob::new("spiffe://cluster.local/ns/web/sa/*");
+        assert!(g.matches("spiffe://cluster.local/ns/web/sa/frontend"));
+        assert!(!g.matches("spiffe://cluster.local/ns/api/sa/frontend"));
+        assert!(Glob::new("u-*").matches("u-1"));
+        assert!(!Glob::new("u-*").matches("x-u-1"));
+        assert!(Glob::new("*-admin").matches("ops-admin"));
+        assert!(!Glob::new("*-admin").matches("ops-admin2"));
+        assert!(Glob::new("a*b*c").matches("aXXbYYc"));
+        assert!(Glob::new("a*b*c").matches("abc"));
+        assert!(!Glob::new("a*b*c").matches("acb"));
+        assert!(Glob::new("*").matches(""));
+        assert!(Glob::new("exact").matches("exact"));
+        assert!(!Glob::new("exact").matches("exact2"));
+        assert!(Glob::new("").matches(""));
+        assert!(!Glob::new("").matches("x"));
+        assert!(Glob::new("/api/*").matches("/api/a/b"));
+        assert!(Glob::new("ab*ab").matches("abab"));
+        assert!(!Glob::new("ab*ab").matches("aba"));
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(c.contains("10.1.2.3".parse().unwrap()));
+        assert!(!c.contains("11.0.0.1".parse().unwrap()));
+        assert!(c.contains("::ffff:10.9.9.9".parse().unwrap()));
+        let h = Cidr::parse("192.168.1.5").unwrap();
+        assert!(h.contains("192.168.1.5".parse().unwrap()));
+        assert!(!h.contains("192.168.1.6".parse().unwrap()));
+        let all = Cidr::parse("0.0.0.0/0").unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        let v6 = Cidr::parse("fd00::/8").unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("fe80::1".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("10.0.0/8").is_err());
+        assert!(Cidr::parse("banana").is_err());
+    }
+
+    #[test]
+    fn templates_parse_and_match() {
+        let t = Template::parse("/users/{id}/orders").unwrap();
+        assert!(t.matches("/users/42/orders"));
+        assert!(t.matches("/users/42/orders/"));
+        assert!(!t.matches("/users/42"));
+        assert!(!t.matches("/users//orders"));
+        assert!(!t.matches("/users/42/orders/1"));
+        assert!(Template::parse("/").unwrap().matches("/"));
+        assert!(!Template::parse("/").unwrap().matches("/a"));
+        assert_eq!(
+            Template::parse("/users/{id").unwrap_err(),
+            "invalid template \"/users/{id\": unclosed \"{\""
+        );
+        assert!(Template::parse("users").is_err());
+        assert!(Template::parse("/a//b").is_err());
+        assert!(Template::parse("/a/x{id}").is_err());
+        assert!(Template::parse("/a/{}").is_err());
+        assert!(Template::parse("/a/").is_ok());
+    }
+
+    #[test]
+    fn path_patterns() {
+        let p = PathPattern::parse("/users/{id}").unwrap();
+        assert!(p.matches("/users/7", "/users/{int}"));
+        assert!(PathPattern::parse("/users/{int}")
+            .unwrap()
+            .matches("/users/7", "/users/{int}"));
+        let g = PathPattern::parse("/api/*").unwrap();
+        assert!(g.matches("/api/v1/x", "/api/v1/x"));
+        assert!(!g.matches("/apix", "/apix"));
+        let e = PathPattern::parse("/healthz").unwrap();
+        assert!(e.matches("/healthz", "/healthz"));
+        assert!(PathPattern::parse("healthz").is_err());
+        assert!(PathPattern::parse("/a/{id}/*").is_err());
+    }
+}

@@ -1,0 +1,293 @@
+//! The root context of one VM (main thread or a worker): loads the configuration,
+//! defines metrics, creates HTTP contexts, and ships this worker's event buffer to the
+//! collector from `on_tick`: never from a stream, never on the request path.
+
+use crate::envoy::{self, log, EnvoyHost};
+use crate::http::Stream;
+use meshward_core::config::{self, EventsPolicy};
+use meshward_core::events::{EventQueue, Frame, QueueConfig, SendResult};
+use meshward_core::host::Host;
+use meshward_core::runtime::{NodeInfo, Runtime};
+use meshward_core::stats::{DropCause, ErrorSite};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel, MapType, Status};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// What streams share with the root context of their VM.
+#[derive(Debug)]
+pub struct Active {
+    /// The configuration in force.
+    pub rt: Rc<Runtime>,
+    /// Metrics and shared data.
+    pub host: EnvoyHost,
+    /// This worker's event buffer, when events are exported.
+    pub queue: Option<RefCell<EventQueue>>,
+}
+
+impl Active {
+    /// Queues an encoded record, counting a drop when the buffer is full.
+    pub fn enqueue(&self, entry: Vec<u8>) {
+        if let Some(q) = &self.queue {
+            if let Ok(mut q) = q.try_borrow_mut() {
+                if !q.push(entry) {
+                    self.host
+                        .incr(self.rt.layout.events_dropped(DropCause::BufferFull), 1);
+                    let _ = q.take_buffer_full_drops();
+                }
+            }
+        }
+    }
+}
+
+/// The root context.
+#[derive(Debug, Default)]
+pub struct Root {
+    active: Option<Rc<Active>>,
+    in_flight: Option<(u32, u64)>,
+    /// Header values from the VM environment (`events.headers_env`).
+    extra_headers: Vec<(String, String)>,
+}
+
+fn node_info() -> NodeInfo {
+    let hash_key = None;
+    NodeInfo {
+        workload_name: envoy::property_str(&["node", "metadata", "WORKLOAD_NAME"]),
+        namespace: envoy::property_str(&["node", "metadata", "NAMESPACE"]),
+        plugin_name: envoy::property_str(&["plugin_name"]).unwrap_or_default(),
+        seed: envoy::now_ms() ^ 0x9E37_79B9_7F4A_7C15,
+        hash_key,
+    }
+}
+
+impl Root {
+    fn events(&self) -> Option<(&Rc<Active>, &EventsPolicy)> {
+        let a = self.active.as_ref()?;
+        let e = a.rt.policy.events.as_ref()?;
+        Some((a, e))
+    }
+
+    /// Sends the next batch if one is due.
+    fn flush(&mut self, force: bool) {
+        let now = envoy::now_ms();
+        let Some((active, ev)) = self.events() else {
+            return;
+        };
+        let active = Rc::clone(active);
+        let ev = ev.clone();
+        let Some(q) = &active.queue else {
+            return;
+        };
+        let Ok(mut queue) = q.try_borrow_mut() else {
+            return;
+        };
+        if self.in_flight.is_some() {
+            if queue.overdue(now) {
+                self.in_flight = None;
+                let c = queue.complete(SendResult::TimedOut, now);
+                drop(queue);
+                self.count_completion(&active, c, false);
+            }
+            return;
+        }
+        let Some(batch) = queue.poll(now, force) else {
+            return;
+        };
+        let content_type = queue.content_type();
+        let mut headers: Vec<(&str, &str)> = vec![
+            (":method", "POST"),
+            (":path", &ev.path),
+            (":authority", &ev.authority),
+            ("content-type", content_type),
+            ("user-agent", "meshward"),
+        ];
+        for (k, v) in &self.extra_headers {
+            headers.push((k, v));
+        }
+        let result = hostcalls::dispatch_http_call(
+            &ev.cluster,
+            headers,
+            Some(&batch.body),
+            vec![],
+            Duration::from_millis(ev.timeout_ms),
+        );
+        match result {
+            Ok(token) => self.in_flight = Some((token, now)),
+            Err(status) => {
+                let cause = if status == Status::BadArgument {
+                    SendResult::NoCluster
+                } else {
+                    active
+                        .host
+                        .incr(active.rt.layout.internal_error(ErrorSite::Dispatch), 1);
+                    SendResult::Failed
+                };
+                let c = queue.complete(cause, now);
+                drop(queue);
+                if cause == SendResult::NoCluster && batch.attempt == 1 {
+                    log(
+                        LogLevel::Warn,
+                        &format!(
+                            "meshward: events.cluster \"{}\" does not exist on this proxy; {} records dropped",
+                            ev.cluster, batch.records
+                        ),
+                    );
+                }
+                self.count_completion(&active, c, false);
+            }
+        }
+    }
+
+    fn count_completion(
+        &self,
+        active: &Active,
+        c: meshward_core::events::Completion,
+        answered: bool,
+    ) {
+        let l = &active.rt.layout;
+        if c.sent > 0 {
+            active.host.incr(l.events_sent(), c.sent as u64);
+        }
+        if answered {
+            active.host.incr(l.event_batches(c.sent > 0), 1);
+        } else if c.sent == 0 {
+            active.host.incr(l.event_batches(false), 1);
+        }
+        if let Some((cause, n)) = c.dropped {
+            active.host.incr(l.events_dropped(cause), n as u64);
+        }
+    }
+}
+
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        num_headers: usize,
+        _body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let Some((token, started)) = self.in_flight else {
+            return;
+        };
+        if token != token_id {
+            return;
+        }
+        self.in_flight = None;
+        let now = envoy::now_ms();
+        let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+            .ok()
+            .flatten()
+            .and_then(|s| String::from_utf8(s).ok())
+            .and_then(|s| s.parse::<u16>().ok());
+        let Some((active, ev)) = self.events() else {
+            return;
+        };
+        let active = Rc::clone(active);
+        let timeout_ms = ev.timeout_ms;
+        // Envoy answers a timed-out call with its own 504 (or, on older hosts, with no
+        // headers at all); a 504 after the timeout has run out is a timeout.
+        let timed_out = now.saturating_sub(started) + 50 >= timeout_ms;
+        let result = match status {
+            Some(s) if (200..300).contains(&s) => SendResult::Ok,
+            Some(504) if timed_out => SendResult::TimedOut,
+            None if num_headers == 0 && timed_out => SendResult::TimedOut,
+            _ => SendResult::Failed,
+        };
+        let c = match &active.queue {
+            Some(q) => match q.try_borrow_mut() {
+                Ok(mut q) => q.complete(result, now),
+                Err(_) => return,
+            },
+            None => return,
+        };
+        self.count_completion(&active, c, true);
+        // A full batch may be waiting: do not wait for the next tick.
+        self.flush(false);
+    }
+
+    fn on_done(&mut self) -> bool {
+        // Flush what the host lets us before the context goes away.
+        self.flush(true);
+        true
+    }
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let loaded = match config::load(&bytes) {
+            Ok(l) => l,
+            Err(e) => {
+                log(LogLevel::Error, &e.to_string());
+                return false;
+            }
+        };
+        for w in &loaded.warnings {
+            log(LogLevel::Warn, &format!("meshward: pluginConfig: {w}"));
+        }
+        let mut node = node_info();
+        if let Some(env) = &loaded.policy.records.hash_key_env {
+            node.hash_key = std::env::var(env).ok().map(String::into_bytes);
+        }
+        let rt = Runtime::new(loaded.policy, &node);
+        let host = EnvoyHost::define(&rt.layout);
+        host.set_gauge(rt.layout.config_info(), 1);
+        let now = envoy::now_ms();
+        let queue = rt.policy.events.as_ref().map(|e| {
+            RefCell::new(EventQueue::new(
+                QueueConfig {
+                    max_batch: e.max_batch,
+                    max_buffered: e.max_buffered,
+                    flush_interval_ms: e.flush_interval_ms,
+                    timeout_ms: e.timeout_ms,
+                },
+                Frame::new(e.format, &rt.service, meshward_core::VERSION),
+                now,
+            ))
+        });
+        self.extra_headers = rt
+            .policy
+            .events
+            .as_ref()
+            .map(|e| {
+                e.headers_env
+                    .iter()
+                    .filter_map(|(h, env)| std::env::var(env).ok().map(|v| (h.clone(), v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(e) = &rt.policy.events {
+            let tick = e.flush_interval_ms.clamp(50, 1000);
+            if hostcalls::set_tick_period(Duration::from_millis(tick)).is_err() {
+                host.incr(rt.layout.internal_error(ErrorSite::HostCall), 1);
+            }
+        }
+        // Streams of the previous configuration keep their own `Active` until they end;
+        // its unsent records are flushed now.
+        self.flush(true);
+        self.active = Some(Rc::new(Active {
+            rt: Rc::new(rt),
+            host,
+            queue,
+        }));
+        true
+    }
+
+    fn on_tick(&mut self) {
+        self.flush(false);
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Stream::new(self.active.clone())))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

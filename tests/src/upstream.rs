@@ -1,0 +1,171 @@
+//! A scriptable upstream service: a small HTTP server whose answers come from a
+//! handler function, with the demo's sample API as the default handler.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// A request as the upstream saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Method.
+    pub method: String,
+    /// Path with query.
+    pub url: String,
+    /// Headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    /// First value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// An answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// A JSON answer.
+    pub fn json(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+    /// A plain-text answer.
+    pub fn text(status: u16, body: &str) -> Answer {
+        Answer {
+            status,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// The handler type.
+pub type Handler = Arc<dyn Fn(&Seen) -> Answer + Send + Sync>;
+
+/// A running upstream.
+pub struct Upstream {
+    /// Port.
+    pub port: u16,
+    seen: Arc<std::sync::Mutex<Vec<Seen>>>,
+    server: Arc<tiny_http::Server>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Upstream {
+    /// Starts an upstream answering with `handler`, on 4 threads.
+    pub fn start(handler: Handler) -> Upstream {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("upstream"));
+        let port = server.server_addr().to_ip().expect("ip").port();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut threads = Vec::new();
+        for _ in 0..4 {
+            let (s, h, log) = (server.clone(), handler.clone(), seen.clone());
+            threads.push(std::thread::spawn(move || {
+                while let Ok(mut req) = s.recv() {
+                    let mut body = Vec::new();
+                    let _ = req.as_reader().read_to_end(&mut body);
+                    let seen = Seen {
+                        method: req.method().as_str().to_string(),
+                        url: req.url().to_string(),
+                        headers: req
+                            .headers()
+                            .iter()
+                            .map(|hd| {
+                                (
+                                    hd.field.as_str().as_str().to_ascii_lowercase(),
+                                    hd.value.as_str().to_string(),
+                                )
+                            })
+                            .collect(),
+                        body,
+                    };
+                    let a = h(&seen);
+                    {
+                        let mut l = log.lock().unwrap();
+                        if l.len() < 10_000 {
+                            l.push(seen);
+                        }
+                    }
+                    let mut resp =
+                        tiny_http::Response::from_data(a.body).with_status_code(a.status);
+                    for (k, v) in &a.headers {
+                        if let Ok(hd) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                            resp.add_header(hd);
+                        }
+                    }
+                    let _ = req.respond(resp);
+                }
+            }));
+        }
+        Upstream {
+            port,
+            seen,
+            server,
+            threads,
+        }
+    }
+
+    /// Starts the demo's sample API.
+    pub fn sample() -> Upstream {
+        Upstream::start(Arc::new(crate::upstream::sample_api))
+    }
+
+    /// Requests seen so far (at most 10000 kept).
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        // `unblock` wakes one blocked `recv` at a time.
+        for _ in 0..self.threads.len() {
+            self.server.unblock();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The sample API of the demo: a small shop with users, orders and a login.
+pub fn sample_api(req: &Seen) -> Answer {
+    let path = req.url.split('?').next().unwrap_or("");
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (req.method.as_str(), parts.as_slice()) {
+        ("GET", ["healthz"]) => Answer::text(200, "ok"),
+        ("GET", ["users", id]) => Answer::json(
+            200,
+            &format!(
+                r#"{{"id":"{id}","name":"张伟","mobile":"13812345678","id_card":"11010519491231002X","email":"zhang.wei@example.com","card_no":"6222021234567890128","order_id":"20231129143055123456","created_at":1764375000123}}"#
+            ),
+        ),
+        ("GET", ["orders", id]) => Answer::json(
+            200,
+            &format!(
+                r#"{{"order_id":"{id}","sku":"A-100","amount":1999,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}"#
+            ),
+        ),
+        ("POST", ["login"]) => Answer::json(200, r#"{"ok":true}"#),
+        ("POST", ["graphql"]) => Answer::json(200, r#"{"data":{"user":{"id":"1"}}}"#),
+        _ => Answer::json(404, r#"{"error":"not found"}"#),
+    }
+}
