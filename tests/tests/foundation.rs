@@ -75,8 +75,7 @@ fn bad_config_is_refused_naming_every_field() {
     let cfg = r#"{"evnts": {}, "events": {"cluster": "x", "flush_interval": "10 parsecs"},
                   "access": {"rules": [{"name": "Bad Name", "action": "deny"}]}}"#;
     let err = Envoy::start(&EnvoyOptions::new(cfg, up.port, 1))
-        .err()
-        .expect("Envoy must refuse the plugin");
+        .expect_err("Envoy must refuse the plugin");
     assert!(err.exited.is_some_and(|c| c != 0), "Envoy exited non-zero");
     let line = err
         .log

@@ -5,8 +5,10 @@
 //! gets back; time, metrics and shared data come through the narrow [`host::Host`]
 //! trait, so everything here is tested natively, on wasm32, and with a fake clock.
 
+pub mod api;
 pub mod clock;
 pub mod config;
+pub mod detect;
 pub mod events;
 pub mod exchange;
 pub mod host;
@@ -15,6 +17,7 @@ pub mod matcher;
 pub mod runtime;
 pub mod sensitive;
 pub mod stats;
+pub mod text;
 
 #[cfg(test)]
 mod test_util;

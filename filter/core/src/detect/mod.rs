@@ -1,0 +1,1 @@
+//! Attack detection on single requests: injection families and scanner fingerprints.

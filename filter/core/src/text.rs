@@ -1,0 +1,97 @@
+//! Small text helpers shared by the classifiers, detectors and templater:
+//! percent-decoding and `application/x-www-form-urlencoded` pairs (query strings).
+
+use std::borrow::Cow;
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes once (`%41` → `A`); malformed escapes stay as they are. With
+/// `plus_as_space`, `+` becomes a space (form encoding). Borrows when nothing changes.
+pub fn percent_decode(input: &[u8], plus_as_space: bool) -> Cow<'_, [u8]> {
+    let needs = input
+        .iter()
+        .any(|&b| b == b'%' || (plus_as_space && b == b'+'));
+    if !needs {
+        return Cow::Borrowed(input);
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if b == b'%' {
+            if let (Some(h), Some(l)) = (
+                input.get(i + 1).copied().and_then(hex),
+                input.get(i + 2).copied().and_then(hex),
+            ) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if plus_as_space && b == b'+' { b' ' } else { b });
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// Iterates the `key=value` pairs of a query string or form body, raw (not decoded).
+/// Empty pieces (`a=1&&b=2`) are skipped; a piece without `=` has an empty value.
+pub fn form_pairs(input: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    input
+        .split(|&b| b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.iter().position(|&b| b == b'=') {
+            Some(i) => (&p[..i], &p[i + 1..]),
+            None => (p, &p[p.len()..]),
+        })
+}
+
+/// Splits a `:path` into the path and the query (without `?`).
+pub fn split_query(path: &str) -> (&str, Option<&str>) {
+    match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn decodes_once_and_keeps_malformed() {
+        assert_eq!(&*percent_decode(b"a%20b", false), b"a b");
+        assert_eq!(&*percent_decode(b"%2e%2E%2f", false), b"../");
+        assert_eq!(&*percent_decode(b"%252e", false), b"%2e", "one layer only");
+        assert_eq!(&*percent_decode(b"100%", false), b"100%");
+        assert_eq!(&*percent_decode(b"%zz%4", false), b"%zz%4");
+        assert_eq!(&*percent_decode(b"a+b", true), b"a b");
+        assert_eq!(&*percent_decode(b"a+b", false), b"a+b");
+        assert!(matches!(percent_decode(b"plain", true), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn form_pairs_raw() {
+        let pairs: Vec<_> = form_pairs(b"a=1&&b=&c&d=x%20y").collect();
+        assert_eq!(
+            pairs,
+            vec![
+                (&b"a"[..], &b"1"[..]),
+                (&b"b"[..], &b""[..]),
+                (&b"c"[..], &b""[..]),
+                (&b"d"[..], &b"x%20y"[..])
+            ]
+        );
+        assert_eq!(split_query("/a?b=1"), ("/a", Some("b=1")));
+        assert_eq!(split_query("/a"), ("/a", None));
+    }
+}
