@@ -1,0 +1,2 @@
+//! Placeholder: filled by the detect benchmark.
+fn main() {}

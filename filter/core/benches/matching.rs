@@ -1,0 +1,2 @@
+//! Placeholder: filled by the matching benchmark.
+fn main() {}

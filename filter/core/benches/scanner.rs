@@ -1,0 +1,2 @@
+//! Placeholder: filled by the scanner benchmark.
+fn main() {}
