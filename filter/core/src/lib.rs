@@ -14,6 +14,7 @@ pub mod exchange;
 pub mod host;
 pub mod identity;
 pub mod matcher;
+pub mod protect;
 pub mod runtime;
 pub mod sensitive;
 pub mod stats;

@@ -1,0 +1,230 @@
+//! Bounded per-key state in proxy-wasm shared data, shared by every worker of one
+//! Envoy: a set-associative table (4 ways per set, least recently used way evicted)
+//! whose sets are shared-data values updated with compare-and-swap. Shared data can
+//! never shrink, so the table is bounded by construction: `ceil(max_keys / 4)` keys of
+//! at most 4 entries each.
+
+use crate::host::{CasOutcome, Host};
+
+/// Ways per set.
+pub const WAYS: usize = 4;
+/// Compare-and-swap attempts before giving up (the caller fails open and counts it).
+pub const CAS_ATTEMPTS: usize = 16;
+
+/// 64-bit FNV-1a: stable across workers and restarts, cheap, no allocation.
+pub fn hash64(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h ^= 0x1f;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        for &b in *p {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    // 0 marks an empty way.
+    h.max(1)
+}
+
+/// One way of a set: the key's hash, two state words, and the last use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Entry {
+    /// Hash of the key (0: empty).
+    pub key: u64,
+    /// State word (meaning depends on the table).
+    pub a: u64,
+    /// State word (meaning depends on the table).
+    pub b: u64,
+    /// Last use, ms.
+    pub used_ms: u64,
+}
+
+const ENTRY_BYTES: usize = 32;
+
+fn decode(bytes: &[u8]) -> [Entry; WAYS] {
+    let mut out = [Entry::default(); WAYS];
+    for (i, e) in out.iter_mut().enumerate() {
+        let Some(chunk) = bytes.get(i * ENTRY_BYTES..(i + 1) * ENTRY_BYTES) else {
+            break;
+        };
+        let word = |j: usize| -> u64 {
+            chunk
+                .get(j * 8..j * 8 + 8)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .map_or(0, u64::from_le_bytes)
+        };
+        *e = Entry {
+            key: word(0),
+            a: word(1),
+            b: word(2),
+            used_ms: word(3),
+        };
+    }
+    out
+}
+
+fn encode(set: &[Entry; WAYS]) -> [u8; WAYS * ENTRY_BYTES] {
+    let mut out = [0u8; WAYS * ENTRY_BYTES];
+    for (chunk, e) in out.chunks_exact_mut(ENTRY_BYTES).zip(set.iter()) {
+        for (j, w) in [e.key, e.a, e.b, e.used_ms].iter().enumerate() {
+            if let Some(dst) = chunk.get_mut(j * 8..j * 8 + 8) {
+                dst.copy_from_slice(&w.to_le_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// Why an update did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotError {
+    /// Too many concurrent writers: retries exhausted.
+    Contended,
+    /// A host call failed.
+    Host,
+}
+
+/// A table of per-key state.
+#[derive(Debug, Clone)]
+pub struct SlotTable {
+    prefix: String,
+    sets: u64,
+}
+
+impl SlotTable {
+    /// A table for at most `max_keys` keys, under shared-data keys
+    /// `<prefix>.<set number>`. The prefix must name the plugin and the rule, so other
+    /// plugins and other rules never collide.
+    pub fn new(prefix: String, max_keys: u32) -> Self {
+        let sets = u64::from(max_keys.max(1)).div_ceil(WAYS as u64);
+        Self { prefix, sets }
+    }
+
+    /// Number of shared-data keys the table may create.
+    pub fn set_count(&self) -> u64 {
+        self.sets
+    }
+
+    /// Reads, changes and writes the entry of `key_hash` atomically. `update` gets the
+    /// current entry (`None` when the key is new or was evicted) and returns the new
+    /// entry (its `key` and `used_ms` are filled in) and a result. A new key takes an
+    /// empty way, else the least recently used way of its set.
+    pub fn update<R>(
+        &self,
+        host: &dyn Host,
+        key_hash: u64,
+        now_ms: u64,
+        mut update: impl FnMut(Option<Entry>) -> (Entry, R),
+    ) -> Result<R, SlotError> {
+        let key = format!("{}.{}", self.prefix, key_hash % self.sets);
+        for _ in 0..CAS_ATTEMPTS {
+            let (mut set, cas) = match host.shared_get(&key) {
+                Ok(Some((bytes, cas))) => (decode(&bytes), cas),
+                Ok(None) => ([Entry::default(); WAYS], 0),
+                Err(_) => return Err(SlotError::Host),
+            };
+            let way = set
+                .iter()
+                .position(|e| e.key == key_hash)
+                .or_else(|| set.iter().position(|e| e.key == 0))
+                .or_else(|| {
+                    set.iter()
+                        .enumerate()
+                        .min_by_key(|(_, e)| e.used_ms)
+                        .map(|(i, _)| i)
+                })
+                .unwrap_or(0);
+            let current = set.get(way).copied().filter(|e| e.key == key_hash);
+            let (mut next, result) = update(current);
+            next.key = key_hash;
+            next.used_ms = now_ms;
+            if let Some(slot) = set.get_mut(way) {
+                *slot = next;
+            }
+            match host.shared_set(&key, &encode(&set), cas) {
+                Ok(CasOutcome::Stored) => return Ok(result),
+                Ok(CasOutcome::Conflict) => continue,
+                Err(_) => return Err(SlotError::Host),
+            }
+        }
+        Err(SlotError::Contended)
+    }
+
+    /// Reads the entry of `key_hash` without changing it.
+    pub fn get(&self, host: &dyn Host, key_hash: u64) -> Result<Option<Entry>, SlotError> {
+        let key = format!("{}.{}", self.prefix, key_hash % self.sets);
+        match host.shared_get(&key) {
+            Ok(Some((bytes, _))) => Ok(decode(&bytes).into_iter().find(|e| e.key == key_hash)),
+            Ok(None) => Ok(None),
+            Err(_) => Err(SlotError::Host),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::MemHost;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn bump(t: &SlotTable, h: &MemHost, k: u64, now: u64) -> u64 {
+        t.update(h, k, now, |e| {
+            let mut e = e.unwrap_or_default();
+            e.a += 1;
+            (e, e.a)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn counts_per_key_and_stays_bounded() {
+        let h = MemHost::default();
+        let t = SlotTable::new("p|rl|x".into(), 8);
+        assert_eq!(t.set_count(), 2);
+        assert_eq!(bump(&t, &h, 11, 1), 1);
+        assert_eq!(bump(&t, &h, 11, 2), 2);
+        assert_eq!(bump(&t, &h, 12, 3), 1);
+        for k in 100..10_000u64 {
+            bump(&t, &h, k, k);
+        }
+        assert!(h.shared_len() <= 2, "{} keys", h.shared_len());
+        assert!(h.shared_bytes() <= 2 * (WAYS * ENTRY_BYTES + 16));
+    }
+
+    #[test]
+    fn evicts_the_least_recently_used_way() {
+        let h = MemHost::default();
+        let t = SlotTable::new("p".into(), 4); // one set of 4 ways
+        for (k, now) in [(1u64, 10), (2, 20), (3, 30), (4, 40)] {
+            bump(&t, &h, k, now);
+        }
+        bump(&t, &h, 1, 50); // 1 is now recent; 2 is the oldest
+        bump(&t, &h, 5, 60);
+        assert!(t.get(&h, 2).unwrap().is_none(), "2 evicted");
+        assert!(t.get(&h, 1).unwrap().is_some());
+        assert_eq!(bump(&t, &h, 2, 70), 1, "an evicted key starts afresh");
+    }
+
+    #[test]
+    fn retries_on_cas_conflict_then_gives_up() {
+        let h = MemHost::default();
+        let t = SlotTable::new("p".into(), 4);
+        h.conflicts.set(3);
+        assert_eq!(bump(&t, &h, 1, 1), 1);
+        h.conflicts.set(CAS_ATTEMPTS as u32);
+        assert_eq!(
+            t.update(&h, 1, 2, |e| (e.unwrap_or_default(), ())),
+            Err(SlotError::Contended)
+        );
+    }
+
+    #[test]
+    fn hashes_are_stable_and_part_aware() {
+        assert_eq!(hash64(&[b"abc"]), hash64(&[b"abc"]));
+        assert_ne!(hash64(&[b"ab", b"c"]), hash64(&[b"a", b"bc"]));
+        assert_ne!(hash64(&[b""]), 0);
+    }
+}
