@@ -6,6 +6,7 @@
 //! trait, so everything here is tested natively, on wasm32, and with a fake clock.
 
 pub mod api;
+pub mod behavior;
 pub mod clock;
 pub mod config;
 pub mod detect;

@@ -35,7 +35,8 @@ impl Step {
         self
     }
     fn json(mut self, body: &str) -> Self {
-        self.headers.push(("content-type", "application/json".into()));
+        self.headers
+            .push(("content-type", "application/json".into()));
         self.body = Some(body.to_string());
         self
     }
@@ -46,21 +47,42 @@ fn traffic() -> Vec<Step> {
         step("health check (inspection skipped)", "GET", "/healthz"),
         step("read a user: PII in the response", "GET", "/users/1001")
             .header("x-user-id", "u-1001"),
-        step("read another user: same endpoint template", "GET", "/users/1002")
-            .header("x-user-id", "u-1002"),
-        step("read an order (order ids are not PII)", "GET", "/orders/20231129143055123456"),
+        step(
+            "read another user: same endpoint template",
+            "GET",
+            "/users/1002",
+        )
+        .header("x-user-id", "u-1002"),
+        step(
+            "read an order (order ids are not PII)",
+            "GET",
+            "/orders/20231129143055123456",
+        ),
         step("login with a password in the body", "POST", "/login")
             .json(r#"{"username":"zhang.wei","password":"hunter2"}"#),
-        step("GraphQL query", "POST", "/graphql")
-            .json(r#"{"query":"query GetUser { user(id: 1) { id name } }","operationName":"GetUser"}"#),
+        step("GraphQL query", "POST", "/graphql").json(
+            r#"{"query":"query GetUser { user(id: 1) { id name } }","operationName":"GetUser"}"#,
+        ),
         step("gRPC call", "POST", "/shop.Users/GetUser").header("content-type", "application/grpc"),
-        step("SQL injection in a query parameter", "GET", "/orders/1?sort=id%27%20OR%20%271%27=%271"),
+        step(
+            "SQL injection in a query parameter",
+            "GET",
+            "/orders/1?sort=id%27%20OR%20%271%27=%271",
+        ),
         step("path traversal", "GET", "/files/..%2f..%2fetc%2fpasswd"),
         step("scanner user-agent", "GET", "/admin").header("user-agent", "sqlmap/1.7.2#stable"),
-        step("undeclared (shadow) endpoint", "GET", "/internal/debug/vars"),
+        step(
+            "undeclared (shadow) endpoint",
+            "GET",
+            "/internal/debug/vars",
+        ),
     ];
     for i in 0..6 {
-        steps.push(step("scan for hidden paths", "GET", &format!("/.git/config{i}")));
+        steps.push(step(
+            "scan for hidden paths",
+            "GET",
+            &format!("/.git/config{i}"),
+        ));
     }
     steps
 }
@@ -110,7 +132,12 @@ fn main() {
     let mut samples: Vec<(String, Reply)> = Vec::new();
     for s in traffic() {
         let headers: Vec<(&str, &str)> = s.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let r = send(s.method, &envoy.url(&s.path), &headers, s.body.as_deref().map(str::as_bytes));
+        let r = send(
+            s.method,
+            &envoy.url(&s.path),
+            &headers,
+            s.body.as_deref().map(str::as_bytes),
+        );
         *statuses.entry(r.status).or_default() += 1;
         println!(
             "{:>3}  {:<6} {:<42} {}",
@@ -133,9 +160,16 @@ fn main() {
         r.iter().filter(|x| x["kind"] == "call").count() >= traffic().len() - 1
     });
     std::thread::sleep(Duration::from_millis(800));
-    let recs = if recs.len() < sink.records().len() { sink.records() } else { recs };
+    let recs = if recs.len() < sink.records().len() {
+        sink.records()
+    } else {
+        recs
+    };
 
-    println!("\n-- event records at the collector sink: {} --", recs.len());
+    println!(
+        "\n-- event records at the collector sink: {} --",
+        recs.len()
+    );
     let mut by_kind: BTreeMap<String, u32> = BTreeMap::new();
     let mut actions: BTreeMap<String, u32> = BTreeMap::new();
     let mut endpoints: BTreeMap<String, String> = BTreeMap::new();
@@ -144,7 +178,9 @@ fn main() {
         let kind = r["kind"].as_str().unwrap_or("?").to_string();
         *by_kind.entry(kind.clone()).or_default() += 1;
         if kind == "call" {
-            *actions.entry(r["action"].as_str().unwrap_or("?").into()).or_default() += 1;
+            *actions
+                .entry(r["action"].as_str().unwrap_or("?").into())
+                .or_default() += 1;
             let ep = format!(
                 "{} {}",
                 r["api"]["method"].as_str().unwrap_or(""),
@@ -175,11 +211,16 @@ fn main() {
             println!("    {t:<36} {n}");
         }
     }
-    if let Some(r) = recs
-        .iter()
-        .find(|r| r["kind"] == "call" && r["api"]["path"].as_str().is_some_and(|p| p.starts_with("/users")))
-    {
-        println!("\none call record, as the collector receives it:\n{}", serde_json::to_string_pretty(r).unwrap_or_default());
+    if let Some(r) = recs.iter().find(|r| {
+        r["kind"] == "call"
+            && r["api"]["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/users"))
+    }) {
+        println!(
+            "\none call record, as the collector receives it:\n{}",
+            serde_json::to_string_pretty(r).unwrap_or_default()
+        );
     }
 
     println!("\n-- Envoy stats (/stats/prometheus, meshward_* non-zero) --");
@@ -191,8 +232,15 @@ fn main() {
     }
 
     println!("\n-- summary --");
-    println!("requests sent: {}, answers by status: {statuses:?}", traffic().len());
-    println!("records at the sink: {} in {} POSTs", recs.len(), sink.posts().len());
+    println!(
+        "requests sent: {}, answers by status: {statuses:?}",
+        traffic().len()
+    );
+    println!(
+        "records at the sink: {} in {} POSTs",
+        recs.len(),
+        sink.posts().len()
+    );
     let failures = envoy.vm_failures();
     println!("Wasm VM failures in the Envoy log: {}", failures.len());
     if recs.is_empty() || !failures.is_empty() {

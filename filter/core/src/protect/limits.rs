@@ -26,7 +26,7 @@ pub struct Take {
 /// the rate (no rounding loss however often the bucket is touched).
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
-    table: SlotTable,
+    table: SlotTable<2>,
     requests: u64,
     per_ms: u64,
     cap: u64,
@@ -53,7 +53,7 @@ impl RateLimiter {
     pub fn take(&self, host: &dyn Host, key_hash: u64, now_ms: u64) -> Result<Take, SlotError> {
         self.table.update(host, key_hash, now_ms, |e| {
             let (units, last) = match e {
-                Some(e) => (e.a, e.b),
+                Some(e) => (e.w[0], e.w[1]),
                 None => (self.cap, now_ms),
             };
             let elapsed = now_ms.saturating_sub(last);
@@ -70,8 +70,7 @@ impl RateLimiter {
                 self.ms_for(self.per_ms - units).div_ceil(1000).max(1)
             };
             let next = super::slots::Entry {
-                a: units,
-                b: now_ms,
+                w: [units, now_ms],
                 ..Default::default()
             };
             (
@@ -102,7 +101,7 @@ pub struct Spend {
 /// A fixed-window quota on sensitive values per key, shared by the workers.
 #[derive(Debug, Clone)]
 pub struct DataLimiter {
-    table: SlotTable,
+    table: SlotTable<2>,
     values: u64,
     per_ms: u64,
     alert_at: u64,
@@ -145,7 +144,7 @@ impl DataLimiter {
     ) -> Result<Option<u64>, SlotError> {
         let e = self.table.get(host, key_hash)?;
         Ok(
-            e.filter(|e| e.a == self.window(now_ms) && e.b >= self.values)
+            e.filter(|e| e.w[0] == self.window(now_ms) && e.w[1] >= self.values)
                 .map(|_| self.retry_after_s(now_ms)),
         )
     }
@@ -160,11 +159,10 @@ impl DataLimiter {
     ) -> Result<Spend, SlotError> {
         let window = self.window(now_ms);
         self.table.update(host, key_hash, now_ms, |e| {
-            let before = e.filter(|e| e.a == window).map_or(0, |e| e.b);
+            let before = e.filter(|e| e.w[0] == window).map_or(0, |e| e.w[1]);
             let after = before.saturating_add(n);
             let next = super::slots::Entry {
-                a: window,
-                b: after,
+                w: [window, after],
                 ..Default::default()
             };
             (

@@ -28,53 +28,61 @@ pub fn hash64(parts: &[&[u8]]) -> u64 {
     h.max(1)
 }
 
-/// One way of a set: the key's hash, two state words, and the last use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Entry {
+/// One way of a set: the key's hash, the last use, and `N` state words whose meaning
+/// belongs to the table's user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry<const N: usize> {
     /// Hash of the key (0: empty).
     pub key: u64,
-    /// State word (meaning depends on the table).
-    pub a: u64,
-    /// State word (meaning depends on the table).
-    pub b: u64,
     /// Last use, ms.
     pub used_ms: u64,
+    /// State words.
+    pub w: [u64; N],
 }
 
-const ENTRY_BYTES: usize = 32;
-
-fn decode(bytes: &[u8]) -> [Entry; WAYS] {
-    let mut out = [Entry::default(); WAYS];
-    for (i, e) in out.iter_mut().enumerate() {
-        let Some(chunk) = bytes.get(i * ENTRY_BYTES..(i + 1) * ENTRY_BYTES) else {
-            break;
-        };
-        let word = |j: usize| -> u64 {
-            chunk
-                .get(j * 8..j * 8 + 8)
-                .and_then(|s| <[u8; 8]>::try_from(s).ok())
-                .map_or(0, u64::from_le_bytes)
-        };
-        *e = Entry {
-            key: word(0),
-            a: word(1),
-            b: word(2),
-            used_ms: word(3),
-        };
+impl<const N: usize> Default for Entry<N> {
+    fn default() -> Self {
+        Self {
+            key: 0,
+            used_ms: 0,
+            w: [0; N],
+        }
     }
-    out
 }
 
-fn encode(set: &[Entry; WAYS]) -> [u8; WAYS * ENTRY_BYTES] {
-    let mut out = [0u8; WAYS * ENTRY_BYTES];
-    for (chunk, e) in out.chunks_exact_mut(ENTRY_BYTES).zip(set.iter()) {
-        for (j, w) in [e.key, e.a, e.b, e.used_ms].iter().enumerate() {
-            if let Some(dst) = chunk.get_mut(j * 8..j * 8 + 8) {
-                dst.copy_from_slice(&w.to_le_bytes());
-            }
+fn read_word(bytes: &[u8], at: usize) -> u64 {
+    bytes
+        .get(at..at + 8)
+        .and_then(|s| <[u8; 8]>::try_from(s).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+fn decode<const N: usize>(bytes: &[u8]) -> [Entry<N>; WAYS] {
+    let size = (N + 2) * 8;
+    let mut out = [Entry::<N>::default(); WAYS];
+    for (i, e) in out.iter_mut().enumerate() {
+        let base = i * size;
+        if bytes.len() < base + size {
+            break;
+        }
+        e.key = read_word(bytes, base);
+        e.used_ms = read_word(bytes, base + 8);
+        for (j, w) in e.w.iter_mut().enumerate() {
+            *w = read_word(bytes, base + 16 + j * 8);
         }
     }
     out
+}
+
+fn encode<const N: usize>(set: &[Entry<N>; WAYS], out: &mut Vec<u8>) {
+    out.clear();
+    for e in set {
+        out.extend_from_slice(&e.key.to_le_bytes());
+        out.extend_from_slice(&e.used_ms.to_le_bytes());
+        for w in &e.w {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+    }
 }
 
 /// Why an update did not happen.
@@ -86,14 +94,14 @@ pub enum SlotError {
     Host,
 }
 
-/// A table of per-key state.
+/// A table of per-key state with `N` words per entry.
 #[derive(Debug, Clone)]
-pub struct SlotTable {
+pub struct SlotTable<const N: usize> {
     prefix: String,
     sets: u64,
 }
 
-impl SlotTable {
+impl<const N: usize> SlotTable<N> {
     /// A table for at most `max_keys` keys, under shared-data keys
     /// `<prefix>.<set number>`. The prefix must name the plugin and the rule, so other
     /// plugins and other rules never collide.
@@ -116,13 +124,14 @@ impl SlotTable {
         host: &dyn Host,
         key_hash: u64,
         now_ms: u64,
-        mut update: impl FnMut(Option<Entry>) -> (Entry, R),
+        mut update: impl FnMut(Option<Entry<N>>) -> (Entry<N>, R),
     ) -> Result<R, SlotError> {
         let key = format!("{}.{}", self.prefix, key_hash % self.sets);
+        let mut buf = Vec::with_capacity(WAYS * (N + 2) * 8);
         for _ in 0..CAS_ATTEMPTS {
             let (mut set, cas) = match host.shared_get(&key) {
-                Ok(Some((bytes, cas))) => (decode(&bytes), cas),
-                Ok(None) => ([Entry::default(); WAYS], 0),
+                Ok(Some((bytes, cas))) => (decode::<N>(&bytes), cas),
+                Ok(None) => ([Entry::<N>::default(); WAYS], 0),
                 Err(_) => return Err(SlotError::Host),
             };
             let way = set
@@ -143,7 +152,8 @@ impl SlotTable {
             if let Some(slot) = set.get_mut(way) {
                 *slot = next;
             }
-            match host.shared_set(&key, &encode(&set), cas) {
+            encode(&set, &mut buf);
+            match host.shared_set(&key, &buf, cas) {
                 Ok(CasOutcome::Stored) => return Ok(result),
                 Ok(CasOutcome::Conflict) => continue,
                 Err(_) => return Err(SlotError::Host),
@@ -153,10 +163,10 @@ impl SlotTable {
     }
 
     /// Reads the entry of `key_hash` without changing it.
-    pub fn get(&self, host: &dyn Host, key_hash: u64) -> Result<Option<Entry>, SlotError> {
+    pub fn get(&self, host: &dyn Host, key_hash: u64) -> Result<Option<Entry<N>>, SlotError> {
         let key = format!("{}.{}", self.prefix, key_hash % self.sets);
         match host.shared_get(&key) {
-            Ok(Some((bytes, _))) => Ok(decode(&bytes).into_iter().find(|e| e.key == key_hash)),
+            Ok(Some((bytes, _))) => Ok(decode::<N>(&bytes).into_iter().find(|e| e.key == key_hash)),
             Ok(None) => Ok(None),
             Err(_) => Err(SlotError::Host),
         }
@@ -170,11 +180,11 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn bump(t: &SlotTable, h: &MemHost, k: u64, now: u64) -> u64 {
+    fn bump(t: &SlotTable<2>, h: &MemHost, k: u64, now: u64) -> u64 {
         t.update(h, k, now, |e| {
             let mut e = e.unwrap_or_default();
-            e.a += 1;
-            (e, e.a)
+            e.w[0] += 1;
+            (e, e.w[0])
         })
         .unwrap()
     }
@@ -191,7 +201,7 @@ mod tests {
             bump(&t, &h, k, k);
         }
         assert!(h.shared_len() <= 2, "{} keys", h.shared_len());
-        assert!(h.shared_bytes() <= 2 * (WAYS * ENTRY_BYTES + 16));
+        assert!(h.shared_bytes() <= 2 * (WAYS * 32 + 16));
     }
 
     #[test]
