@@ -6,7 +6,12 @@ use std::time::Duration;
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(15)))
+        .timeout_global(Some(Duration::from_secs(
+            std::env::var("MESHWARD_HTTP_TIMEOUT")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(15),
+        )))
         .build()
         .into()
 }

@@ -37,6 +37,8 @@ pub struct EnvoyOptions {
     pub template: PathBuf,
     /// Extra template substitutions.
     pub vars: Vec<(String, String)>,
+    /// HTTP filters before meshward, as `- {json}` list items.
+    pub pre_filters: String,
 }
 
 impl EnvoyOptions {
@@ -50,7 +52,29 @@ impl EnvoyOptions {
             buffer_limit: 1 << 20,
             template: paths::root().join("envoy/meshward.yaml"),
             vars: Vec::new(),
+            pre_filters: String::new(),
         }
+    }
+
+    /// Puts Envoy's jwt_authn in front of meshward the way an Istio
+    /// `RequestAuthentication` does: local JWKS, payload in metadata under the issuer.
+    pub fn jwt_authn(mut self, issuer: &str, jwks: &str) -> Self {
+        let filter = serde_json::json!({
+            "name": "envoy.filters.http.jwt_authn",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+                "providers": {"origins-0": {
+                    "issuer": issuer,
+                    "local_jwks": {"inline_string": jwks},
+                    "payload_in_metadata": issuer,
+                    "forward": true
+                }},
+                "rules": [{"match": {"prefix": "/"}, "requires": {"requires_any": {"requirements": [
+                    {"provider_name": "origins-0"}, {"allow_missing": {}}]}}}]
+            }
+        });
+        self.pre_filters = format!("- {filter}");
+        self
     }
     /// Sets the worker count.
     pub fn concurrency(mut self, n: u32) -> Self {
@@ -117,6 +141,7 @@ impl Envoy {
             ("SINK_PORT".to_string(), opts.sink_port.to_string()),
             ("WASM_PATH".to_string(), wasm.display().to_string()),
             ("BUFFER_LIMIT".to_string(), opts.buffer_limit.to_string()),
+            ("PRE_FILTERS".to_string(), opts.pre_filters.clone()),
             (
                 "PLUGIN_CONFIG".to_string(),
                 serde_json::to_string(&opts.plugin_config).expect("json string"),

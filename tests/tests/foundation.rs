@@ -108,8 +108,14 @@ fn records_reach_the_sink_as_ndjson_batches() {
         );
         assert_eq!(r.status, 200);
     }
-    let recs = sink.wait_records(Duration::from_secs(10), |r| r.len() >= 10);
-    assert_eq!(recs.len(), 10, "{recs:#?}");
+    let calls = |r: &[serde_json::Value]| r.iter().filter(|x| x["kind"] == "call").count();
+    let all = sink.wait_records(Duration::from_secs(10), |r| calls(r) >= 10);
+    let recs: Vec<serde_json::Value> = all
+        .iter()
+        .filter(|x| x["kind"] == "call")
+        .cloned()
+        .collect();
+    assert_eq!(recs.len(), 10, "{all:#?}");
     let posts = sink.posts();
     assert!(
         posts.len() >= 3,
@@ -121,6 +127,10 @@ fn records_reach_the_sink_as_ndjson_batches() {
         assert_eq!(p.path, "/v1/logs");
         assert!(p.records().len() <= 4);
     }
+    // Endpoint records: first sight of `GET /users/{int}` on this pod, once.
+    let endpoints: Vec<_> = all.iter().filter(|x| x["kind"] == "endpoint").collect();
+    assert_eq!(endpoints.len(), 1, "{endpoints:#?}");
+    assert_eq!(endpoints[0]["api"]["path"], "/users/{int}");
     for id in &ids {
         let r = recs
             .iter()
@@ -140,8 +150,8 @@ fn records_reach_the_sink_as_ndjson_batches() {
         assert_eq!(r["service"], "istio-system.meshward");
         assert_eq!(r["config"].as_str().unwrap().len(), 8);
     }
-    schema::validate_records(&recs).unwrap_or_else(|e| panic!("{e}"));
-    assert!(envoy.metric("meshward_events_sent_total{}") >= 10.0);
+    schema::validate_records(&all).unwrap_or_else(|e| panic!("{e}"));
+    assert!(envoy.metric("meshward_events_sent_total{}") >= 11.0);
     assert!(envoy.metric(r#"meshward_event_batches_total{result="ok"}"#) >= 3.0);
     assert_no_vm_failure(&envoy);
 }
@@ -154,8 +164,10 @@ fn otlp_batches_parse_as_export_logs_service_requests() {
     for i in 0..6 {
         get(&envoy.url(&format!("/orders/{i}")), &[]);
     }
-    let recs = sink.wait_records(Duration::from_secs(10), |r| r.len() >= 6);
-    assert_eq!(recs.len(), 6);
+    // 6 calls and the endpoint record of `GET /orders/{int}`.
+    let recs = sink.wait_records(Duration::from_secs(10), |r| r.len() >= 7);
+    assert_eq!(recs.iter().filter(|r| r["kind"] == "call").count(), 6);
+    assert_eq!(recs.iter().filter(|r| r["kind"] == "endpoint").count(), 1);
     let mut total = 0;
     for p in sink.posts() {
         assert_eq!(p.header("content-type"), Some("application/json"));
@@ -167,7 +179,17 @@ fn otlp_batches_parse_as_export_logs_service_requests() {
             "resource names the service"
         );
         assert_eq!(rl["scopeLogs"][0]["scope"]["name"], "meshward");
-        let lr = &rl["scopeLogs"][0]["logRecords"][0];
+        let lr = rl["scopeLogs"][0]["logRecords"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|lr| {
+                lr["body"]["stringValue"]
+                    .as_str()
+                    .unwrap()
+                    .contains("\"kind\":\"call\"")
+            })
+            .expect("a call record");
         assert_eq!(lr["severityText"], "INFO");
         let keys: Vec<&str> = lr["attributes"]
             .as_array()
@@ -185,7 +207,7 @@ fn otlp_batches_parse_as_export_logs_service_requests() {
             assert!(keys.contains(&k), "{k} missing in {keys:?}");
         }
     }
-    assert_eq!(total, 6);
+    assert_eq!(total, 7);
     schema::validate_records(&recs).unwrap_or_else(|e| panic!("{e}"));
     assert_no_vm_failure(&envoy);
 }
@@ -304,14 +326,20 @@ fn full_buffer_drops_new_records_and_counts_them() {
         r#", "max_batch": 2, "max_buffered": 4, "timeout": "20s""#,
     );
     let envoy = start(&cfg, &up, sink.port);
-    traffic_unaffected(&envoy, 20);
+    for i in 0..20 {
+        let r = get(&envoy.url(&format!("/orders/{i}")), &[]);
+        assert_eq!(r.status, 200);
+    }
     let dropped = wait_metric(
         &envoy,
         r#"meshward_events_dropped_total{cause="buffer_full"}"#,
-        16.0,
+        17.0,
         Duration::from_secs(5),
     );
-    assert_eq!(dropped, 16.0, "4 kept (2 in flight + 2 queued), 16 dropped");
+    assert_eq!(
+        dropped, 17.0,
+        "20 calls + 1 endpoint record: 4 kept (2 in flight + 2 queued), 17 dropped"
+    );
     assert_no_vm_failure(&envoy);
 }
 
@@ -333,19 +361,22 @@ fn stats_appear_with_labels_in_prometheus() {
         &[("content-type", "application/grpc")],
         Some(b""),
     );
-    sink.wait_records(Duration::from_secs(5), |r| r.len() >= 3);
+    sink.wait_records(Duration::from_secs(5), |r| {
+        r.iter().filter(|x| x["kind"] == "call").count() >= 3
+    });
     let prom = envoy.prometheus();
+    assert!(envoy.metric("meshward_events_sent_total{}") >= 3.0);
     for sample in [
         r#"meshward_requests_total{protocol="rest"} 1"#,
         r#"meshward_requests_total{protocol="graphql"} 1"#,
         r#"meshward_requests_total{protocol="grpc"} 1"#,
-        "meshward_events_sent_total{} 3",
         r#"meshward_events_dropped_total{cause="buffer_full"} 0"#,
         r#"meshward_decisions_total{kind="access",outcome="denied",rule="default",dry_run="false"} 0"#,
-        r#"meshward_sensitive_values_total{type="cn_mobile",message="response"} 0"#,
+        r#"meshward_sensitive_values_total{type="cn_mobile",message="response"} 1"#,
+        r#"meshward_masked_values_total{type="cn_mobile"} 0"#,
         r#"meshward_threats_total{type="sqli",action="block"} 0"#,
         r#"meshward_authn_failures_total{via="jwt"} 0"#,
-        "meshward_endpoints{} 0",
+        "meshward_endpoints{} 3",
     ] {
         assert!(
             prom.lines().any(|l| l == sample),

@@ -26,7 +26,9 @@ fn yaml_files(dir: &str) -> Vec<PathBuf> {
 
 fn validate(files: &[PathBuf]) -> (bool, String) {
     assert!(
-        crd_dir().join("wasmplugins.extensions.istio.io.yaml").exists(),
+        crd_dir()
+            .join("wasmplugins.extensions.istio.io.yaml")
+            .exists(),
         "Istio CRDs not found at {}",
         crd_dir().display()
     );
@@ -64,7 +66,10 @@ fn every_manifest_validates_against_the_istio_crds() {
     assert!(files.len() >= 4, "{files:?}");
     let (ok, out) = validate(&files);
     assert!(ok, "{out}");
-    assert!(out.contains("WasmPlugin meshward valid against extensions.istio.io/v1alpha1"), "{out}");
+    assert!(
+        out.contains("WasmPlugin meshward valid against extensions.istio.io/v1alpha1"),
+        "{out}"
+    );
     assert!(out.contains("RequestAuthentication"), "{out}");
     assert!(out.contains("ServiceEntry"), "{out}");
     assert!(out.contains("DestinationRule"), "{out}");
@@ -94,10 +99,7 @@ fn shipped_plugin_configs() -> Vec<(String, serde_json::Value)> {
         for doc in serde_yaml_ng::Deserializer::from_str(&text) {
             let v: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
             if v["kind"] == "WasmPlugin" {
-                out.push((
-                    f.display().to_string(),
-                    v["spec"]["pluginConfig"].clone(),
-                ));
+                out.push((f.display().to_string(), v["spec"]["pluginConfig"].clone()));
             }
         }
     }
@@ -116,14 +118,19 @@ fn every_shipped_plugin_config_loads_in_a_real_envoy() {
             envoy.prometheus().contains("meshward_config_info{"),
             "{file}: meshward did not configure"
         );
-        assert!(envoy.vm_failures().is_empty(), "{file}: {:?}", envoy.vm_failures());
+        assert!(
+            envoy.vm_failures().is_empty(),
+            "{file}: {:?}",
+            envoy.vm_failures()
+        );
     }
 }
 
 #[test]
 fn stats_settings_cover_every_label() {
     let envoy_cfg = std::fs::read_to_string(paths::root().join("envoy/meshward.yaml")).unwrap();
-    let istio = std::fs::read_to_string(paths::root().join("istio/stats-annotations-patch.yaml")).unwrap();
+    let istio =
+        std::fs::read_to_string(paths::root().join("istio/stats-annotations-patch.yaml")).unwrap();
     for label in meshward_core::stats::LABELS {
         let regex = meshward_core::stats::tag_regex(label).replace('\\', "\\\\");
         assert!(

@@ -1,10 +1,32 @@
-//! One API call as meshward sees it, from request headers to the end of the stream:
-//! the adapter feeds it what Envoy offers and applies the decisions it returns.
+//! One API call as meshward sees it, from request headers to the end of the stream.
+//! The adapter feeds it what Envoy offers and applies the plans and decisions it
+//! returns; all policy lives here.
+//!
+//! Order on the request (config.md): enabled and direction → templating and identity →
+//! access (401/403) → undeclared → threats → behavioural blocks → data limits → rate
+//! limits. The first step that decides ends the evaluation (dry-run entries are still
+//! evaluated and recorded). In `mode: monitor` every decision is recorded as a dry run
+//! and nothing is blocked, limited or altered. On the response: classification,
+//! masking, data-limit accounting, behavioural accounting, findings.
 
-use crate::events::record::{ApiInfo, Bytes, CallRecord, SourceInfo, RECORD_VERSION};
+use crate::api::{self, Protocol};
+use crate::behavior::{actor_hash, Observation};
+use crate::config::de::Switch;
+use crate::config::raw::{AccessAction, MaskStyle};
+use crate::detect::{Family, FamilySet, Place};
+use crate::events::record::*;
+use crate::findings::{self, Finding};
 use crate::host::Host;
+use crate::identity::{parse_spiffe, Account, IdentityInput, Strip, WeakAuth, Workload};
+use crate::inventory::Seen;
+use crate::protect::answer::{self, Answer, Reason};
+use crate::protect::slots::hash64;
+use crate::protect::{evaluate_access, Subject};
 use crate::runtime::Runtime;
-use crate::stats::Protocol;
+use crate::sensitive::{Date, Hits};
+use crate::stats::{DecisionKind, ErrorSite, Message, Outcome};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 /// Listener direction (Envoy `xds.listener_direction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +57,7 @@ impl Direction {
     }
 }
 
-/// Request headers as read from Envoy: lower-case names, raw value bytes.
+/// Request or response headers as read from Envoy: lower-case names, raw values.
 pub type HeaderList = [(String, Vec<u8>)];
 
 /// The first value of a header, if present.
@@ -44,6 +66,10 @@ pub fn header<'a>(headers: &'a HeaderList, name: &str) -> Option<&'a [u8]> {
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_slice())
+}
+
+fn header_str<'a>(headers: &'a HeaderList, name: &str) -> Option<&'a str> {
+    header(headers, name).and_then(|v| std::str::from_utf8(v).ok())
 }
 
 /// A request id as it may appear in records and answers: ≤ 128 of `[A-Za-z0-9._-]`.
@@ -70,17 +96,107 @@ pub struct RequestInfo<'a> {
     pub direction: Direction,
     /// Envoy's `source.address` (`ip:port`).
     pub source_address: Option<&'a str>,
-    /// Peer SPIFFE id under mTLS.
+    /// Peer certificate URI SAN (SPIFFE id) under mTLS.
     pub principal: Option<&'a str>,
+    /// The connection is mTLS.
+    pub mtls: bool,
+    /// Payloads verified by Envoy's jwt_authn, keyed by issuer.
+    pub jwt_authn: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    /// The request has no body (end of stream on headers).
+    pub end_of_stream: bool,
 }
 
-/// What to do with the request after its headers.
+/// How the adapter handles a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyMode {
+    /// Not needed: no body callback work.
+    Skip,
+    /// Copy the bytes (up to `max_body_bytes`) as they stream by; do not hold them.
+    Observe,
+    /// Let the headers go on, buffer the body (up to `max_body_bytes`) until a verdict.
+    Buffer,
+    /// Hold the headers too until the body verdict (`inspection.hold_headers`).
+    Hold,
+}
+
+/// What to do after the request headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// meshward does not act on this stream: pass it untouched, no further callbacks.
-    Pass,
-    /// Go on; further callbacks are wanted.
+pub struct RequestPlan {
+    /// meshward answers now.
+    pub answer: Option<Answer>,
+    /// Request headers to remove (all values).
+    pub remove_headers: Vec<String>,
+    /// A new `:path` (an API key removed from the query).
+    pub new_path: Option<String>,
+    /// What to do with the body.
+    pub body: BodyMode,
+    /// Body bytes to keep at most.
+    pub body_limit: usize,
+}
+
+impl RequestPlan {
+    fn pass() -> Self {
+        Self {
+            answer: None,
+            remove_headers: Vec::new(),
+            new_path: None,
+            body: BodyMode::Skip,
+            body_limit: 0,
+        }
+    }
+}
+
+/// What the adapter read at response headers.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseInfo<'a> {
+    /// `:status`.
+    pub status: u16,
+    /// Every response header.
+    pub headers: &'a HeaderList,
+    /// The response has no body.
+    pub end_of_stream: bool,
+}
+
+/// What to do after the response headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponsePlan {
+    /// What to do with the body.
+    pub body: BodyMode,
+    /// Body bytes to keep at most.
+    pub body_limit: usize,
+    /// Headers to remove now (the body may be rewritten and headers cannot wait).
+    pub remove_headers: Vec<&'static str>,
+}
+
+/// What to do at the end of a (request or response) body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyResult {
+    /// Let it through unchanged.
     Continue,
+    /// Replace the body (response masking); remove these headers, set these.
+    Replace {
+        /// The new body.
+        body: Vec<u8>,
+        /// Headers to remove.
+        remove_headers: Vec<&'static str>,
+        /// Headers to set.
+        set_headers: Vec<(&'static str, &'static str)>,
+    },
+    /// meshward answers instead.
+    Answer(Answer),
+}
+
+/// A record produced by the exchange, for the adapter to encode and queue.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutRecord {
+    /// `kind: call`.
+    Call(Box<CallRecord>),
+    /// `kind: endpoint`.
+    Endpoint(EndpointRecord),
+    /// `kind: alert`.
+    Alert(AlertRecord),
+    /// `kind: finding`.
+    Finding(FindingRecord),
 }
 
 /// How the stream ended, as Envoy measured it.
@@ -96,6 +212,35 @@ pub struct StreamEnd {
     pub response_bytes: u64,
 }
 
+/// Sensitive values found in one message, per type index.
+#[derive(Debug, Default, Clone)]
+struct Counts(Vec<u32>);
+
+impl Counts {
+    fn add(&mut self, hits: &Hits) {
+        for (ti, n) in hits.types() {
+            if self.0.len() <= ti {
+                self.0.resize(ti + 1, 0);
+            }
+            if let Some(c) = self.0.get_mut(ti) {
+                *c = c.saturating_add(n);
+            }
+        }
+    }
+    fn types(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.0.iter().copied().enumerate().filter(|(_, n)| *n > 0)
+    }
+    fn total(&self) -> u32 {
+        self.0.iter().sum()
+    }
+    fn max_level(&self, rt: &Runtime) -> u8 {
+        self.types()
+            .map(|(ti, _)| rt.classifier.level(ti))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 /// One API call in progress.
 #[derive(Debug)]
 pub struct Exchange {
@@ -105,13 +250,68 @@ pub struct Exchange {
     method: String,
     host: String,
     path: String,
+    template: String,
+    declared: bool,
+    operation: Option<String>,
     request_id: Option<String>,
     source: SourceInfo,
+    source_ip: Option<IpAddr>,
+    workload: Option<Workload>,
+    mtls: bool,
+    account: Option<Account>,
+    weak: WeakAuth,
+    actor: Option<u64>,
+    enum_id: Option<String>,
+    inspect: bool,
+    grpc: bool,
+    request_content: Option<ContentKind>,
+    decisions: Vec<DecisionInfo>,
+    threats: Vec<ThreatInfo>,
+    threat_found: FamilySet,
+    answered: Option<Reason>,
+    req: Counts,
+    resp: Counts,
+    url: Counts,
+    verbose: Option<&'static str>,
+    verbose_only: bool,
+    data_keys: Vec<(usize, u64)>,
+    masked: bool,
+    truncated: bool,
+    skipped: Option<&'static str>,
+    status: u16,
+    response_content: Option<ContentKind>,
+    head: bool,
+    records: Vec<OutRecord>,
+    hold_request: bool,
+}
+
+/// How a body is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ContentKind {
+    Json,
+    Form,
+    Text,
+    Graphql,
+}
+
+fn content_kind(rt: &Runtime, ct: Option<&str>) -> Option<ContentKind> {
+    let mime = ct?.split(';').next()?.trim().to_ascii_lowercase();
+    if !rt.policy.inspection.content_types.contains(&mime) {
+        return None;
+    }
+    Some(if mime == "application/json" || mime.ends_with("+json") {
+        ContentKind::Json
+    } else if mime == "application/x-www-form-urlencoded" {
+        ContentKind::Form
+    } else if mime == "application/graphql" {
+        ContentKind::Graphql
+    } else {
+        ContentKind::Text
+    })
 }
 
 fn strip_port(addr: &str) -> &str {
     if let Some(rest) = addr.strip_prefix('[') {
-        // [v6]:port
         return rest.split(']').next().unwrap_or(rest);
     }
     match addr.rsplit_once(':') {
@@ -120,208 +320,1173 @@ fn strip_port(addr: &str) -> &str {
     }
 }
 
-fn protocol_of(rt: &Runtime, path: &str, headers: &HeaderList) -> Protocol {
-    let ct = header(headers, "content-type").unwrap_or_default();
-    if ct.starts_with(b"application/grpc") {
-        return Protocol::Grpc;
-    }
-    if ct.starts_with(b"application/graphql") {
-        return Protocol::Graphql;
-    }
-    let bare = path.split('?').next().unwrap_or(path);
-    if rt.policy.apis.graphql_paths.iter().any(|g| g == bare) {
-        return Protocol::Graphql;
-    }
-    Protocol::Rest
+fn is_compressed(headers: &HeaderList) -> bool {
+    header_str(headers, "content-encoding")
+        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"))
 }
 
 impl Exchange {
-    /// Starts an exchange on request headers. `None` with `Verdict::Pass` when
-    /// meshward does not act on this stream (disabled, or a direction not listed).
+    /// Records a decision: stats, and the record's `decisions`.
+    fn decide(
+        &mut self,
+        rt: &Runtime,
+        host: &dyn Host,
+        kind: DecisionKind,
+        rule: &str,
+        outcome: Outcome,
+        entry_dry_run: bool,
+    ) {
+        let dry = entry_dry_run || !rt.policy.enforce;
+        if let Some(m) = rt.layout.decision(kind, rule, outcome, dry) {
+            host.incr(m, 1);
+        }
+        self.decisions.push(DecisionInfo {
+            rule: rule.to_string(),
+            kind: kind.as_str(),
+            outcome: outcome.as_str(),
+            dry_run: dry,
+        });
+    }
+
+    /// Whether an entry's action takes effect (enforce mode and not a dry run).
+    fn effective(rt: &Runtime, entry_dry_run: bool) -> bool {
+        rt.policy.enforce && !entry_dry_run
+    }
+
+    fn answer(
+        &mut self,
+        reason: Reason,
+        rule: &str,
+        retry_after: Option<u64>,
+        ratelimit: Option<(u64, u64, u64)>,
+    ) -> Answer {
+        self.answered = Some(reason);
+        answer::build(
+            reason,
+            rule,
+            self.request_id.as_deref(),
+            retry_after,
+            ratelimit,
+            self.grpc,
+        )
+    }
+
+    fn subject<'a>(&'a self, headers: &'a HeaderList) -> Subject<'a> {
+        let trusted = self.account.as_ref().filter(|a| a.trusted);
+        Subject {
+            principal: self.workload.as_ref().map(|w| w.principal.as_str()),
+            namespace: self.workload.as_ref().and_then(|w| w.namespace.as_deref()),
+            account: trusted.map(|a| a.id.as_str()),
+            claims: trusted.and_then(|a| a.claims.as_ref()),
+            method: &self.method,
+            path: &self.path,
+            template: &self.template,
+            source_ip: self.source_ip,
+            headers,
+        }
+    }
+
+    /// Starts an exchange on request headers. `None` when meshward does not act on
+    /// this stream (disabled, or a direction not listed): pass it untouched.
     pub fn start(
         rt: &Runtime,
         host: &dyn Host,
         req: &RequestInfo<'_>,
-    ) -> (Option<Exchange>, Verdict) {
+    ) -> (Option<Exchange>, RequestPlan) {
         let p = &rt.policy;
         let listed = match req.direction {
             Direction::Outbound => p.outbound,
             _ => p.inbound,
         };
         if !listed {
-            return (None, Verdict::Pass);
+            return (None, RequestPlan::pass());
         }
-        let protocol = protocol_of(rt, req.path, req.headers);
+        let (raw_path, query) = crate::text::split_query(req.path);
+        let norm = api::normalize(raw_path);
+        let content_type = header_str(req.headers, "content-type");
+        let protocol = api::protocol(&p.apis, content_type, &norm.path);
         host.incr(rt.layout.requests(protocol), 1);
         if !p.enabled {
-            return (None, Verdict::Pass);
+            return (None, RequestPlan::pass());
         }
-        let request_id = header(req.headers, "x-request-id")
-            .and_then(|v| std::str::from_utf8(v).ok())
+        let now = host.now_ms();
+        let mut template = String::with_capacity(norm.path.len() + 8);
+        let m = rt.templater.template(req.method, &norm.path, &mut template);
+        let enum_id = m
+            .primary()
+            .map(|prm| prm.value(&norm.path).to_string())
+            .filter(|v| !v.is_empty());
+        let grpc = protocol == Protocol::Grpc;
+        let operation = match protocol {
+            Protocol::Grpc => api::grpc::operation(&norm.path),
+            Protocol::Graphql => query
+                .map(api::graphql::from_query_string)
+                .and_then(|ops| ops.first().map(api::graphql::Operation::text)),
+            Protocol::Rest => None,
+        };
+        let request_id = header_str(req.headers, "x-request-id")
             .filter(|id| valid_request_id(id))
             .map(str::to_string);
         let forwarded = header(req.headers, "x-forwarded-for").is_some();
-        let source = SourceInfo {
-            ip: req.source_address.map(|a| strip_port(a).to_string()),
-            ip_forwarded: forwarded && req.source_address.is_some(),
-            principal: req.principal.map(str::to_string),
+        let ip_text = req.source_address.map(strip_port);
+        let ip: Option<IpAddr> = ip_text.and_then(|s| s.parse().ok());
+        let trusted_ip = if forwarded && !p.identity.trust_forwarded_ip {
+            None
+        } else {
+            ip
         };
-        let bare = req.path.split('?').next().unwrap_or(req.path);
-        let ex = Exchange {
-            ts: host.now_ms(),
+        let workload = req.principal.and_then(parse_spiffe);
+        let identity = rt.identifier.identify(
+            &IdentityInput {
+                headers: req.headers,
+                query,
+                jwt_authn: req.jwt_authn,
+            },
+            now,
+        );
+        for via in &identity.failures {
+            if let Some(m) = rt.layout.authn_failure(via) {
+                host.incr(m, 1);
+            }
+        }
+        let mut plan = RequestPlan::pass();
+        for s in &identity.strip {
+            match s {
+                Strip::Header(h) => plan.remove_headers.push(h.clone()),
+                Strip::QueryParam(q) => {
+                    let base = plan
+                        .new_path
+                        .clone()
+                        .unwrap_or_else(|| req.path.to_string());
+                    if let Some(np) = crate::identity::remove_query_param(&base, q) {
+                        plan.new_path = Some(np);
+                    }
+                }
+            }
+        }
+        // Incoming x-meshward-* headers are never trusted.
+        for (n, _) in req.headers.iter() {
+            if n.starts_with("x-meshward-") && !plan.remove_headers.contains(n) {
+                plan.remove_headers.push(n.clone());
+            }
+        }
+        if p.inspection.force_identity && header(req.headers, "accept-encoding").is_some() {
+            plan.remove_headers.push("accept-encoding".into());
+        }
+        let account = identity.account;
+        let actor = actor_hash(
+            account
+                .as_ref()
+                .filter(|a| a.trusted)
+                .map(|a| a.id.as_str()),
+            workload.as_ref().map(|w| w.principal.as_str()),
+            trusted_ip.map(|_| ip_text.unwrap_or_default()),
+        );
+        let inspect = !p.inspection.skip_paths.matches(&norm.path, &template);
+        let mut ex = Exchange {
+            ts: now,
             direction: req.direction,
             protocol,
             method: req.method.to_string(),
             host: req.authority.to_string(),
-            path: bare.to_string(),
+            path: norm.path,
+            template,
+            declared: m.declared,
+            operation,
             request_id,
-            source,
+            source: SourceInfo {
+                ip: ip_text.map(str::to_string),
+                ip_forwarded: forwarded && ip_text.is_some(),
+                principal: workload.as_ref().map(|w| w.principal.clone()),
+            },
+            source_ip: trusted_ip,
+            workload,
+            mtls: req.mtls,
+            account,
+            weak: identity.weak,
+            actor,
+            enum_id,
+            inspect,
+            grpc,
+            request_content: None,
+            decisions: Vec::new(),
+            threats: Vec::new(),
+            threat_found: FamilySet::EMPTY,
+            answered: None,
+            req: Counts::default(),
+            resp: Counts::default(),
+            url: Counts::default(),
+            verbose: None,
+            verbose_only: false,
+            data_keys: Vec::new(),
+            masked: false,
+            truncated: false,
+            skipped: None,
+            status: 0,
+            response_content: None,
+            head: req.method == "HEAD",
+            records: Vec::new(),
+            hold_request: false,
         };
-        (Some(ex), Verdict::Continue)
+        ex.discover(rt, host);
+        if let Some(a) = ex.request_steps(rt, host, req, raw_path, query) {
+            plan.answer = Some(a);
+            return (Some(ex), plan);
+        }
+        // Request body.
+        let body_kind = content_kind(rt, content_type);
+        if !req.end_of_stream && ex.inspect && p.inspection.request_body {
+            if is_compressed(req.headers) {
+                ex.skip(rt, host, true);
+            } else if let Some(kind) = body_kind {
+                ex.request_content = Some(kind);
+                let body_blocking = p.enforce
+                    && p.detection.in_body
+                    && FamilySet::ALL
+                        .iter()
+                        .any(|f| p.detection.family(f.as_str()) == Switch::Block);
+                ex.hold_request = body_blocking;
+                plan.body = match (body_blocking, p.inspection.hold_headers) {
+                    (true, true) => BodyMode::Hold,
+                    (true, false) => BodyMode::Buffer,
+                    (false, _) => BodyMode::Observe,
+                };
+                plan.body_limit = p.inspection.max_body_bytes;
+            } else if !grpc {
+                ex.skip(rt, host, false);
+            }
+        }
+        (Some(ex), plan)
     }
 
-    /// Ends the exchange; returns the call record when it is to be recorded.
-    pub fn finish(self, rt: &Runtime, end: &StreamEnd) -> Option<CallRecord> {
-        let action = "allowed";
-        if !rt.sampled() {
+    fn skip(&mut self, rt: &Runtime, host: &dyn Host, compressed: bool) {
+        host.incr(rt.layout.skipped(compressed), 1);
+        if self.skipped.is_none() {
+            self.skipped = Some(if compressed {
+                "compressed"
+            } else {
+                "content_type"
+            });
+        }
+    }
+
+    /// Endpoint inventory: first sight on this pod and config yields a record.
+    fn discover(&mut self, rt: &Runtime, host: &dyn Host) {
+        let h = hash64(&[self.method.as_bytes(), self.template.as_bytes()]);
+        match rt.endpoints.insert(host, h) {
+            Seen::Known => {}
+            Seen::New(n) => {
+                host.set_gauge(rt.layout.endpoints(), n);
+                self.records.push(OutRecord::Endpoint(EndpointRecord {
+                    v: RECORD_VERSION,
+                    kind: "endpoint",
+                    ts: self.ts,
+                    config: rt.policy.hash.clone(),
+                    service: rt.service.clone(),
+                    api: self.api_info(),
+                    declared: self.declared,
+                    first_seen_by: FirstSeenBy {
+                        principal: self.source.principal.clone(),
+                        account: self
+                            .account
+                            .as_ref()
+                            .filter(|a| a.trusted)
+                            .map(|a| record_account_id(rt, &a.id)),
+                    },
+                }));
+            }
+            Seen::Overflow => host.incr(rt.layout.endpoint_overflow(), 1),
+            Seen::Error => host.incr(rt.layout.internal_error(ErrorSite::SharedData), 1),
+        }
+    }
+
+    fn api_info(&self) -> ApiInfo {
+        ApiInfo {
+            method: self.method.clone(),
+            host: self.host.clone(),
+            path: self.template.clone(),
+            protocol: self.protocol.as_str(),
+            operation: self.operation.clone(),
+        }
+    }
+
+    /// Steps 3 to 5 on the request headers; `Some` when meshward answers.
+    fn request_steps(
+        &mut self,
+        rt: &Runtime,
+        host: &dyn Host,
+        req: &RequestInfo<'_>,
+        raw_path: &str,
+        query: Option<&str>,
+    ) -> Option<Answer> {
+        let p = &rt.policy;
+        // 3. Access.
+        let access = evaluate_access(&p.access, &self.subject(req.headers));
+        for hit in &access.hits {
+            let name = hit
+                .rule
+                .and_then(|i| p.access.rules.get(i))
+                .map_or(crate::stats::DEFAULT_RULE, |r| r.name.as_str())
+                .to_string();
+            self.decide(
+                rt,
+                host,
+                DecisionKind::Access,
+                &name,
+                hit.outcome,
+                hit.dry_run,
+            );
+        }
+        if let Some(hit) = access.decisive {
+            let rule = hit.rule.and_then(|i| p.access.rules.get(i));
+            let name = rule.map_or(crate::stats::DEFAULT_RULE, |r| r.name.as_str());
+            let effective = Self::effective(rt, hit.dry_run);
+            match hit.outcome {
+                Outcome::Unauthenticated if effective => {
+                    return Some(self.answer(Reason::Authn, name, None, None))
+                }
+                Outcome::Denied if effective => {
+                    return Some(self.answer(Reason::Access, name, None, None))
+                }
+                _ => {}
+            }
+            // In monitor mode the would-be decision ends the evaluation like enforce.
+            if matches!(hit.outcome, Outcome::Unauthenticated | Outcome::Denied) {
+                return None;
+            }
+            let _ = rule.map(|r| r.action == AccessAction::Allow);
+        }
+        // Undeclared endpoints.
+        if p.apis.undeclared != Switch::Off && !self.declared {
+            let block = p.apis.undeclared == Switch::Block;
+            let outcome = if block {
+                Outcome::Blocked
+            } else {
+                Outcome::Alerted
+            };
+            self.decide(
+                rt,
+                host,
+                DecisionKind::Undeclared,
+                "undeclared",
+                outcome,
+                false,
+            );
+            if block && p.enforce {
+                return Some(self.answer(Reason::Undeclared, "undeclared", None, None));
+            }
+            if block {
+                return None;
+            }
+        }
+        // 4. Threats in path, query and headers.
+        if self.inspect && !rt.detector.enabled().is_empty() {
+            let d = &p.detection;
+            if d.in_path {
+                let f = rt.detector.inspect_path(raw_path.as_bytes());
+                self.threat(rt, host, req.headers, f, Place::Path);
+            }
+            if d.in_query {
+                if let Some(q) = query {
+                    for (_, v) in crate::text::form_pairs(q.as_bytes()).take(256) {
+                        let f = rt.detector.inspect(v, Place::Query);
+                        self.threat(rt, host, req.headers, f, Place::Query);
+                    }
+                }
+            }
+            if d.in_headers {
+                for name in [
+                    "user-agent",
+                    "referer",
+                    "cookie",
+                    "x-forwarded-for",
+                    "x-forwarded-host",
+                    "origin",
+                ] {
+                    for (n, v) in req.headers.iter().filter(|(n, _)| n == name) {
+                        let mut f = rt.detector.inspect(v, Place::Header);
+                        if n == "user-agent" && rt.detector.scanner_user_agent(v) {
+                            f.insert(Family::Scanner);
+                        }
+                        self.threat(rt, host, req.headers, f, Place::Header);
+                    }
+                }
+            }
+            if let Some(a) = self.threat_answer(rt) {
+                return Some(a);
+            }
+        }
+        // Behavioural blocks in force.
+        if let Some(actor) = self.actor {
+            match rt.behavior.blocked(host, actor, self.ts) {
+                Ok(Some(alert)) => {
+                    self.decide(
+                        rt,
+                        host,
+                        DecisionKind::Behavior,
+                        alert,
+                        Outcome::Blocked,
+                        false,
+                    );
+                    if p.enforce {
+                        return Some(self.answer(Reason::Behavior, alert, None, None));
+                    }
+                    return None;
+                }
+                Ok(None) => {}
+                Err(_) => host.incr(rt.layout.internal_error(ErrorSite::SharedData), 1),
+            }
+        }
+        // 5. Data limits already spent, then rate limits.
+        let mut key = Vec::with_capacity(64);
+        for (i, dl) in p.data_limits.iter().enumerate() {
+            let s = self.subject(req.headers);
+            if !s.matches(&dl.when) {
+                continue;
+            }
+            s.key(&dl.key, &mut key);
+            let kh = hash64(&[&key]);
+            self.data_keys.push((i, kh));
+            let Some(limiter) = rt.data_limiters.get(i) else {
+                continue;
+            };
+            match limiter.spent(host, kh, self.ts) {
+                Ok(Some(retry)) if dl.block => {
+                    self.decide(
+                        rt,
+                        host,
+                        DecisionKind::DataLimit,
+                        &dl.name,
+                        Outcome::Limited,
+                        dl.dry_run,
+                    );
+                    if Self::effective(rt, dl.dry_run) {
+                        return Some(self.answer(Reason::DataLimit, &dl.name, Some(retry), None));
+                    }
+                    if !dl.dry_run {
+                        return None;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => self.slot_error(rt, host, e),
+            }
+        }
+        let mut most_restrictive: Option<(u64, u64, u64)> = None;
+        for (i, rl) in p.rate_limits.iter().enumerate() {
+            let s = self.subject(req.headers);
+            if !s.matches(&rl.when) {
+                continue;
+            }
+            s.key(&rl.key, &mut key);
+            let kh = hash64(&[&key]);
+            let Some(limiter) = rt.rate_limiters.get(i) else {
+                continue;
+            };
+            match limiter.take(host, kh, self.ts) {
+                Ok(t) => {
+                    let hdr = (u64::from(rl.requests), t.remaining, t.reset_s);
+                    if rl.headers
+                        && Self::effective(rt, rl.dry_run)
+                        && most_restrictive.is_none_or(|m| t.remaining < m.1)
+                    {
+                        most_restrictive = Some(hdr);
+                    }
+                    if !t.allowed {
+                        self.decide(
+                            rt,
+                            host,
+                            DecisionKind::RateLimit,
+                            &rl.name,
+                            Outcome::Limited,
+                            rl.dry_run,
+                        );
+                        if Self::effective(rt, rl.dry_run) {
+                            let h = rl.headers.then_some(hdr);
+                            return Some(self.answer(
+                                Reason::RateLimit,
+                                &rl.name,
+                                Some(t.retry_after_s),
+                                h,
+                            ));
+                        }
+                        if !rl.dry_run {
+                            return None;
+                        }
+                    }
+                }
+                Err(e) => self.slot_error(rt, host, e),
+            }
+        }
+        // Sensitive data in the URL and the scanned headers.
+        if self.inspect {
+            let today = Date::from_unix_ms(self.ts);
+            let mut uh = Hits::new();
+            if let Some(q) = query {
+                rt.classifier.scan_form(q.as_bytes(), today, &mut uh);
+            }
+            for seg in self.path.split('/').filter(|s| !s.is_empty()) {
+                rt.classifier
+                    .scan_value(None, seg.as_bytes(), today, &mut uh);
+            }
+            self.url.add(&uh);
+            let mut hh = Hits::new();
+            for name in &p.sensitive.headers {
+                if let Some(v) = header(req.headers, name) {
+                    rt.classifier.scan_value(Some(name), v, today, &mut hh);
+                }
+            }
+            if let Some(c) = header(req.headers, "cookie") {
+                rt.classifier.scan_form(&cookie_as_form(c), today, &mut hh);
+            }
+            self.req.add(&uh);
+            self.req.add(&hh);
+        }
+        None
+    }
+
+    fn slot_error(&self, rt: &Runtime, host: &dyn Host, e: crate::protect::slots::SlotError) {
+        let site = match e {
+            crate::protect::slots::SlotError::Contended => ErrorSite::SharedDataCas,
+            crate::protect::slots::SlotError::Host => ErrorSite::SharedData,
+        };
+        host.incr(rt.layout.internal_error(site), 1);
+    }
+
+    /// Records the families found at `place`, minus exemptions.
+    fn threat(
+        &mut self,
+        rt: &Runtime,
+        host: &dyn Host,
+        headers: &HeaderList,
+        found: FamilySet,
+        place: Place,
+    ) {
+        if found.is_empty() {
+            return;
+        }
+        for f in found.iter() {
+            if self.threat_found.contains(f) {
+                continue;
+            }
+            let switch = rt.policy.detection.family(f.as_str());
+            if switch == Switch::Off {
+                continue;
+            }
+            // Exemptions (`detection.allow`): a dry-run exemption is recorded, not applied.
+            let mut exempt = false;
+            for a in &rt.policy.detection.allow {
+                let covers = a.families.is_empty() || a.families.iter().any(|x| x == f.as_str());
+                if covers && !a.dry_run && self.subject(headers).matches(&a.when) {
+                    exempt = true;
+                    break;
+                }
+            }
+            if exempt {
+                continue;
+            }
+            self.threat_found.insert(f);
+            let block = switch == Switch::Block;
+            if let Some(m) = rt.layout.threat(f.as_str(), block) {
+                host.incr(m, 1);
+            }
+            self.threats.push(ThreatInfo {
+                family: f.as_str(),
+                place: place.as_str(),
+                action: if block { "block" } else { "alert" },
+            });
+            let outcome = if block {
+                Outcome::Blocked
+            } else {
+                Outcome::Alerted
+            };
+            self.decide(rt, host, DecisionKind::Threat, f.as_str(), outcome, false);
+        }
+    }
+
+    fn threat_answer(&mut self, rt: &Runtime) -> Option<Answer> {
+        if !rt.policy.enforce {
             return None;
         }
-        Some(CallRecord {
+        let f = Family::ALL.into_iter().find(|f| {
+            self.threat_found.contains(*f)
+                && rt.policy.detection.family(f.as_str()) == Switch::Block
+        })?;
+        Some(self.answer(Reason::Threat(f.as_str()), f.as_str(), None, None))
+    }
+
+    /// The request body (at most `max_body_bytes`; `truncated` when cut). Returns an
+    /// answer when a threat in block mode was found and the headers were held.
+    pub fn request_body(
+        &mut self,
+        rt: &Runtime,
+        host: &dyn Host,
+        body: &[u8],
+        truncated: bool,
+    ) -> Option<Answer> {
+        if self.answered.is_some() {
+            return None;
+        }
+        if truncated {
+            self.truncated = true;
+            host.incr(rt.layout.truncated(Message::Request), 1);
+        }
+        let kind = self.request_content?;
+        let today = Date::from_unix_ms(self.ts);
+        let mut hits = Hits::new();
+        match kind {
+            ContentKind::Json => {
+                rt.classifier.scan_json(body, today, &mut hits);
+            }
+            ContentKind::Form => rt.classifier.scan_form(body, today, &mut hits),
+            ContentKind::Text | ContentKind::Graphql => {
+                rt.classifier.scan_text(body, today, &mut hits)
+            }
+        }
+        self.req.add(&hits);
+        if self.protocol == Protocol::Graphql {
+            let ct = match kind {
+                ContentKind::Graphql => Some("application/graphql"),
+                _ => Some("application/json"),
+            };
+            let ops = api::graphql::operations(ct, body, None);
+            if !ops.is_empty() {
+                let names: Vec<String> = ops.iter().map(api::graphql::Operation::text).collect();
+                self.operation = Some(names.join(", "));
+            }
+        }
+        if rt.policy.detection.in_body && !rt.detector.enabled().is_empty() {
+            let mut found = FamilySet::EMPTY;
+            match kind {
+                ContentKind::Json => {
+                    let mut w = crate::json::Walker::new(crate::json::DEFAULT_MAX_DEPTH);
+                    let mut n = 0usize;
+                    w.walk(body, |v| {
+                        if v.kind == crate::json::Kind::String {
+                            n += 1;
+                            found = found.union(rt.detector.inspect(v.text, Place::Body));
+                        }
+                        if n > 4096 {
+                            crate::json::Step::Stop
+                        } else {
+                            crate::json::Step::Continue
+                        }
+                    });
+                }
+                ContentKind::Form => {
+                    for (_, v) in crate::text::form_pairs(body).take(1024) {
+                        found = found.union(rt.detector.inspect(v, Place::Body));
+                    }
+                }
+                ContentKind::Text | ContentKind::Graphql => {
+                    found = rt.detector.inspect(body, Place::Body);
+                }
+            }
+            let headers: Vec<(String, Vec<u8>)> = Vec::new();
+            self.threat(rt, host, &headers, found, Place::Body);
+            if self.hold_request {
+                return self.threat_answer(rt);
+            }
+        }
+        None
+    }
+
+    /// The masking plan of this caller: per type index, the style of the first
+    /// effective rule; dry-run rules that would have masked are reported apart.
+    fn mask_plan(
+        &self,
+        rt: &Runtime,
+        headers: &HeaderList,
+    ) -> (Vec<Option<MaskStyle>>, Vec<(usize, bool)>) {
+        let n = rt.classifier.type_count();
+        let mut plan = vec![None; n];
+        let mut rules = Vec::new();
+        let s = self.subject(headers);
+        for (ri, rule) in rt.policy.masking.iter().enumerate() {
+            if rule.unless.as_ref().is_some_and(|u| s.matches(u)) {
+                continue;
+            }
+            let effective = Self::effective(rt, rule.dry_run);
+            let mut any = false;
+            for (ti, slot) in plan.iter_mut().enumerate() {
+                if slot.is_some() {
+                    continue;
+                }
+                let applies = rule.types.is_empty()
+                    || rule.types.iter().any(|t| t == rt.classifier.type_id(ti));
+                if applies {
+                    any = true;
+                    if effective {
+                        *slot = Some(rule.style);
+                    }
+                }
+            }
+            if any {
+                rules.push((ri, effective));
+            }
+        }
+        (plan, rules)
+    }
+
+    /// The response headers: decides whether the body is inspected, held, masked.
+    pub fn response_headers(
+        &mut self,
+        rt: &Runtime,
+        host: &dyn Host,
+        resp: &ResponseInfo<'_>,
+    ) -> ResponsePlan {
+        self.status = resp.status;
+        let none = ResponsePlan {
+            body: BodyMode::Skip,
+            body_limit: 0,
+            remove_headers: Vec::new(),
+        };
+        if self.answered.is_some()
+            || resp.end_of_stream
+            || !self.inspect
+            || !rt.policy.inspection.response_body
+        {
+            return none;
+        }
+        let ct = header_str(resp.headers, "content-type");
+        let verbose_wanted = rt.policy.findings.verbose_errors && resp.status >= 500;
+        let Some(kind) = content_kind(rt, ct) else {
+            if verbose_wanted && !is_compressed(resp.headers) {
+                // Error pages (text/html and the like) are read for stack traces only.
+                self.verbose_only = true;
+                return ResponsePlan {
+                    body: BodyMode::Observe,
+                    body_limit: crate::findings::VERBOSE_SCAN_BYTES,
+                    remove_headers: Vec::new(),
+                };
+            }
+            if !self.grpc && ct.is_some() {
+                self.skip(rt, host, false);
+            }
+            return none;
+        };
+        if is_compressed(resp.headers) {
+            self.skip(rt, host, true);
+            return none;
+        }
+        self.response_content = Some(kind);
+        let maskable = !self.head && !matches!(resp.status, 204 | 206 | 304);
+        let (plan, _) = self.mask_plan(rt, resp.headers);
+        let masking = maskable && plan.iter().any(Option::is_some);
+        let guard = rt
+            .policy
+            .data_limits
+            .iter()
+            .any(|d| d.max_per_response.is_some() && Self::effective(rt, d.dry_run));
+        let rewrite = masking || guard;
+        let hold = rt.policy.inspection.hold_headers;
+        ResponsePlan {
+            body: match (rewrite, hold) {
+                (true, true) => BodyMode::Hold,
+                (true, false) => BodyMode::Buffer,
+                (false, _) => BodyMode::Observe,
+            },
+            body_limit: rt.policy.inspection.max_body_bytes,
+            // Without held headers, headers leave before the body is rewritten: drop
+            // what a rewritten body would contradict, up front.
+            remove_headers: if rewrite && !hold {
+                vec!["content-length", "etag", "content-md5"]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// The response body (at most `max_body_bytes`; `truncated` when cut): classifies,
+    /// masks, accounts data limits; may replace the body or answer 429.
+    pub fn response_body(
+        &mut self,
+        rt: &Runtime,
+        host: &dyn Host,
+        headers: &HeaderList,
+        body: &[u8],
+        truncated: bool,
+    ) -> BodyResult {
+        if self.status >= 500 && rt.policy.findings.verbose_errors {
+            self.verbose = crate::findings::verbose_error(body);
+        }
+        let Some(kind) = self.response_content else {
+            return BodyResult::Continue;
+        };
+        if truncated {
+            self.truncated = true;
+            host.incr(rt.layout.truncated(Message::Response), 1);
+        }
+        let today = Date::from_unix_ms(self.ts);
+        let (plan, rules) = self.mask_plan(rt, headers);
+        let maskable = !truncated && !self.head && !matches!(self.status, 204 | 206 | 304);
+        let mut hits = Hits::new();
+        let mut out = Vec::new();
+        let mut masked = None;
+        if maskable && plan.iter().any(Option::is_some) {
+            masked = match kind {
+                ContentKind::Json => rt.classifier.mask_json_with(
+                    body,
+                    &plan,
+                    &rt.hash_key,
+                    today,
+                    &mut out,
+                    &mut hits,
+                ),
+                _ => Some(rt.classifier.mask_text_with(
+                    body,
+                    &plan,
+                    &rt.hash_key,
+                    today,
+                    &mut out,
+                    &mut hits,
+                )),
+            };
+        }
+        if masked.is_none() {
+            hits.clear();
+            match kind {
+                ContentKind::Json => {
+                    rt.classifier.scan_json(body, today, &mut hits);
+                }
+                ContentKind::Form => rt.classifier.scan_form(body, today, &mut hits),
+                _ => rt.classifier.scan_text(body, today, &mut hits),
+            }
+        }
+        self.resp.add(&hits);
+        // Masking decisions: per rule that masked (or would have masked) a value.
+        let mut any_masked = false;
+        for (ri, effective) in &rules {
+            let Some(rule) = rt.policy.masking.get(*ri) else {
+                continue;
+            };
+            let touched = (0..rt.classifier.type_count()).any(|ti| {
+                hits.count(ti) > 0
+                    && (rule.types.is_empty()
+                        || rule.types.iter().any(|t| t == rt.classifier.type_id(ti)))
+            });
+            if touched {
+                self.decide(
+                    rt,
+                    host,
+                    DecisionKind::Masking,
+                    &rule.name,
+                    Outcome::Masked,
+                    rule.dry_run,
+                );
+                any_masked |= *effective;
+            }
+        }
+        // Data limits: count what this caller received; the per-response guard.
+        let mut guard: Option<(String, u64)> = None;
+        for (i, kh) in self.data_keys.clone() {
+            let (Some(dl), Some(limiter)) = (rt.policy.data_limits.get(i), rt.data_limiters.get(i))
+            else {
+                continue;
+            };
+            let n: u64 = (0..rt.classifier.type_count())
+                .filter(|ti| match dl.min_level {
+                    Some(l) => rt.classifier.level(*ti) >= l,
+                    None => dl.types.iter().any(|t| t == rt.classifier.type_id(*ti)),
+                })
+                .map(|ti| u64::from(hits.count(ti)))
+                .sum();
+            if n == 0 {
+                continue;
+            }
+            if let Some(maxr) = dl.max_per_response {
+                if n > u64::from(maxr) && guard.is_none() {
+                    self.decide(
+                        rt,
+                        host,
+                        DecisionKind::DataLimit,
+                        &dl.name,
+                        Outcome::Limited,
+                        dl.dry_run,
+                    );
+                    if Self::effective(rt, dl.dry_run) {
+                        guard = Some((dl.name.clone(), 1));
+                    }
+                }
+            }
+            match limiter.add(host, kh, n, self.ts) {
+                Ok(s) => {
+                    if s.crossed_alert {
+                        self.alert(rt, host, "sensitive_harvest", s.count, dl.per_ms, "alert");
+                    }
+                    if s.crossed_limit && !dl.block {
+                        self.decide(
+                            rt,
+                            host,
+                            DecisionKind::DataLimit,
+                            &dl.name,
+                            Outcome::Alerted,
+                            dl.dry_run,
+                        );
+                    }
+                }
+                Err(e) => self.slot_error(rt, host, e),
+            }
+        }
+        if let Some((rule, retry)) = guard {
+            self.masked = false;
+            return BodyResult::Answer(self.answer(Reason::DataLimit, &rule, Some(retry), None));
+        }
+        match masked {
+            Some(stats) if any_masked && stats.total > 0 => {
+                for (ti, n) in stats.masked.iter().enumerate() {
+                    if *n > 0 {
+                        if let Some(m) = rt.layout.masked(u32::try_from(ti).unwrap_or(u32::MAX)) {
+                            host.incr(m, u64::from(*n));
+                        }
+                    }
+                }
+                self.masked = true;
+                let mut set_headers = Vec::new();
+                if rt.policy.masking.iter().any(|r| r.unless.is_some()) {
+                    set_headers.push(("cache-control", "private"));
+                }
+                BodyResult::Replace {
+                    body: out,
+                    remove_headers: vec!["content-length", "etag", "content-md5"],
+                    set_headers,
+                }
+            }
+            _ => BodyResult::Continue,
+        }
+    }
+
+    fn alert(
+        &mut self,
+        rt: &Runtime,
+        host: &dyn Host,
+        alert: &'static str,
+        count: u64,
+        window_ms: u64,
+        action: &'static str,
+    ) {
+        if let Some(m) = rt.layout.alert(alert) {
+            host.incr(m, 1);
+        }
+        let trusted = self.account.as_ref().filter(|a| a.trusted);
+        self.records.push(OutRecord::Alert(AlertRecord {
             v: RECORD_VERSION,
-            kind: "call",
-            ts: self.ts,
+            kind: "alert",
+            ts: host.now_ms(),
             config: rt.policy.hash.clone(),
-            request_id: self.request_id,
             service: rt.service.clone(),
-            direction: self.direction.as_str(),
-            source: self.source,
-            account: None,
-            api: ApiInfo {
-                method: self.method,
-                host: self.host,
-                path: self.path,
-                protocol: self.protocol.as_str(),
-                operation: None,
+            alert,
+            actor: ActorInfo {
+                account: trusted.map(|a| record_account_id(rt, &a.id)),
+                principal: self.source.principal.clone(),
+                ip: self.source_ip.map(|i| i.to_string()),
             },
-            status: end.status,
-            duration_ms: end.duration_ms,
-            bytes: Bytes {
-                request: end.request_bytes,
-                response: end.response_bytes,
-            },
+            count,
+            window: crate::config::de::EnvoyDuration::millis(window_ms).to_string(),
             action,
-            ..Default::default()
-        })
+            request_id: self.request_id.clone(),
+        }));
+    }
+
+    /// Ends the exchange: behavioural accounting, findings, and the records to send.
+    pub fn finish(mut self, rt: &Runtime, host: &dyn Host, end: &StreamEnd) -> Vec<OutRecord> {
+        if self.status == 0 {
+            self.status = end.status;
+        }
+        let level = self.level(rt);
+        // Behaviour.
+        if let Some(actor) = self.actor {
+            if rt.behavior.is_active() {
+                let api = format!("{} {}", self.method, self.template);
+                let obs = Observation {
+                    actor,
+                    status: end.status,
+                    own_answer: self.answered.is_some(),
+                    path: &self.path,
+                    api: &api,
+                    id: self.enum_id.as_deref().map(str::as_bytes),
+                    level,
+                };
+                match rt.behavior.observe(host, &obs, host.now_ms()) {
+                    Ok(fired) => {
+                        for f in fired {
+                            let outcome = if f.action == Switch::Block {
+                                Outcome::Blocked
+                            } else {
+                                Outcome::Alerted
+                            };
+                            self.decide(rt, host, DecisionKind::Behavior, f.alert, outcome, false);
+                            self.alert(rt, host, f.alert, f.count, f.window_ms, f.action.as_str());
+                        }
+                    }
+                    Err(e) => self.slot_error(rt, host, e),
+                }
+            }
+        }
+        self.findings(rt, host, end.status);
+        // Stats of sensitive values, once per request.
+        for (msg, hits) in [
+            (Message::Request, &self.req),
+            (Message::Response, &self.resp),
+        ] {
+            for (ti, n) in hits.types() {
+                if let Some(m) = rt
+                    .layout
+                    .sensitive(u32::try_from(ti).unwrap_or(u32::MAX), msg)
+                {
+                    host.incr(m, u64::from(n));
+                }
+            }
+        }
+        let action = match self.answered {
+            Some(r) => r.action(),
+            None if self.masked => "masked",
+            None => "allowed",
+        };
+        let always = action != "allowed"
+            || self.decisions.iter().any(|d| d.dry_run)
+            || !self.threats.is_empty()
+            || level >= 3;
+        let mut out = std::mem::take(&mut self.records);
+        if always || rt.sampled() {
+            let sensitive = SensitiveCounts {
+                request: counts_map(rt, &self.req),
+                response: counts_map(rt, &self.resp),
+            };
+            let account = self.account.as_ref().map(|a| AccountInfo {
+                id: record_account_id(rt, &a.id),
+                via: a.via,
+                trusted: a.trusted,
+                authn_failed: a.authn_failed,
+            });
+            out.insert(
+                0,
+                OutRecord::Call(Box::new(CallRecord {
+                    v: RECORD_VERSION,
+                    kind: "call",
+                    ts: self.ts,
+                    config: rt.policy.hash.clone(),
+                    request_id: self.request_id.clone(),
+                    service: rt.service.clone(),
+                    direction: self.direction.as_str(),
+                    source: self.source.clone(),
+                    account,
+                    api: self.api_info(),
+                    status: end.status,
+                    duration_ms: end.duration_ms,
+                    bytes: Bytes {
+                        request: end.request_bytes,
+                        response: end.response_bytes,
+                    },
+                    sensitive,
+                    level,
+                    action,
+                    decisions: self.decisions,
+                    threats: self.threats,
+                    truncated: self.truncated,
+                    skipped: self.skipped,
+                    value_hashes: Vec::new(),
+                })),
+            );
+        }
+        out
+    }
+
+    fn level(&self, rt: &Runtime) -> u8 {
+        self.req.max_level(rt).max(self.resp.max_level(rt))
+    }
+
+    fn findings(&mut self, rt: &Runtime, host: &dyn Host, status: u16) {
+        let f = &rt.policy.findings;
+        let trusted = self.account.as_ref().is_some_and(|a| a.trusted);
+        let facts = findings::Facts {
+            status,
+            own_answer: self.answered.is_some(),
+            trusted_account: trusted,
+            mtls: self.mtls,
+            declared: self.declared,
+            has_declared: rt.templater.has_declared(),
+            response_max_level: self.resp.max_level(rt),
+            response_values: self.resp.total(),
+            url_max_level: self.url.max_level(rt),
+            any_max_level: self.level(rt),
+            weak: &self.weak,
+            verbose: self.verbose,
+            hs256_many_issuers: rt.hs256_issuers(self.weak.hs256_issuer.as_deref()),
+        };
+        for finding in findings::evaluate(f, &facts) {
+            let h = hash64(&[
+                finding.id().as_bytes(),
+                self.method.as_bytes(),
+                self.template.as_bytes(),
+            ]);
+            match rt.findings.insert(host, h) {
+                Seen::New(_) => {
+                    if let Some(m) = rt.layout.finding(finding.id()) {
+                        host.incr(m, 1);
+                    }
+                    let types = match finding {
+                        Finding::SensitiveInUrl => counts_map(rt, &self.url),
+                        Finding::PlaintextSensitive => {
+                            let mut all = self.req.clone();
+                            for (ti, n) in self.resp.types() {
+                                if all.0.len() <= ti {
+                                    all.0.resize(ti + 1, 0);
+                                }
+                                if let Some(c) = all.0.get_mut(ti) {
+                                    *c += n;
+                                }
+                            }
+                            counts_map(rt, &all)
+                        }
+                        _ => counts_map(rt, &self.resp),
+                    };
+                    self.records.push(OutRecord::Finding(FindingRecord {
+                        v: RECORD_VERSION,
+                        kind: "finding",
+                        ts: host.now_ms(),
+                        config: rt.policy.hash.clone(),
+                        service: rt.service.clone(),
+                        api: self.api_info(),
+                        finding: finding.id(),
+                        evidence: Evidence {
+                            status,
+                            types,
+                            request_id: self.request_id.clone(),
+                            detail: findings::detail(finding, &facts).map(str::to_string),
+                        },
+                    }));
+                }
+                Seen::Known | Seen::Overflow => {}
+                Seen::Error => host.incr(rt.layout.internal_error(ErrorSite::SharedData), 1),
+            }
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::load;
-    use crate::host::MemHost;
-    use crate::runtime::NodeInfo;
-    #[cfg(target_arch = "wasm32")]
-    use wasm_bindgen_test::wasm_bindgen_test as test;
+fn counts_map(rt: &Runtime, hits: &Counts) -> BTreeMap<String, u32> {
+    hits.types()
+        .map(|(ti, n)| (rt.classifier.type_id(ti).to_string(), n))
+        .collect()
+}
 
-    fn rt(cfg: &str) -> Runtime {
-        Runtime::new(
-            load(cfg.as_bytes()).unwrap().policy,
-            &NodeInfo {
-                plugin_name: "test.meshward".into(),
-                ..Default::default()
-            },
-        )
-    }
-
-    fn hdrs(list: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-            .collect()
-    }
-
-    fn req<'a>(path: &'a str, headers: &'a HeaderList) -> RequestInfo<'a> {
-        RequestInfo {
-            method: "GET",
-            path,
-            authority: "orders.shop.svc",
-            headers,
-            direction: Direction::Inbound,
-            source_address: Some("10.1.2.3:4567"),
-            principal: Some("spiffe://cluster.local/ns/web/sa/frontend"),
+/// `a=1; b=2` → `a=1&b=2`, so cookies are scanned like form fields.
+fn cookie_as_form(c: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(c.len());
+    for (i, piece) in c.split(|&b| b == b';').enumerate() {
+        if i > 0 {
+            out.push(b'&');
         }
+        out.extend(piece.iter().skip_while(|b| **b == b' '));
     }
+    out
+}
 
-    #[test]
-    fn records_a_plain_call() {
-        let rt = rt("");
-        let host = MemHost::at(1_000);
-        let h = hdrs(&[
-            ("x-request-id", "abc-1"),
-            ("content-type", "application/json"),
-        ]);
-        let (ex, v) = Exchange::start(&rt, &host, &req("/users/1?x=2", &h));
-        assert_eq!(v, Verdict::Continue);
-        let rec = ex
-            .unwrap()
-            .finish(
-                &rt,
-                &StreamEnd {
-                    status: 200,
-                    duration_ms: 3,
-                    request_bytes: 0,
-                    response_bytes: 10,
-                },
-            )
-            .unwrap();
-        assert_eq!(rec.ts, 1_000);
-        assert_eq!(rec.api.path, "/users/1");
-        assert_eq!(rec.request_id.as_deref(), Some("abc-1"));
-        assert_eq!(rec.source.ip.as_deref(), Some("10.1.2.3"));
-        assert!(!rec.source.ip_forwarded);
-        assert_eq!(rec.service, "test.meshward");
-        assert_eq!(host.metric(rt.layout.requests(Protocol::Rest)), 1);
-    }
-
-    #[test]
-    fn disabled_counts_and_passes() {
-        let rt = rt(r#"{"enabled": false}"#);
-        let host = MemHost::default();
-        let h = hdrs(&[("content-type", "application/grpc")]);
-        let (ex, v) = Exchange::start(&rt, &host, &req("/pkg.Svc/Get", &h));
-        assert!(ex.is_none());
-        assert_eq!(v, Verdict::Pass);
-        assert_eq!(host.metric(rt.layout.requests(Protocol::Grpc)), 1);
-    }
-
-    #[test]
-    fn outbound_is_untouched_unless_listed() {
-        let rt1 = rt("");
-        let host = MemHost::default();
-        let h = hdrs(&[]);
-        let mut r = req("/", &h);
-        r.direction = Direction::Outbound;
-        assert_eq!(Exchange::start(&rt1, &host, &r).1, Verdict::Pass);
-        assert_eq!(host.metric(rt1.layout.requests(Protocol::Rest)), 0);
-        let rt2 = rt(r#"{"directions": ["inbound", "outbound"]}"#);
-        assert_eq!(Exchange::start(&rt2, &host, &r).1, Verdict::Continue);
-    }
-
-    #[test]
-    fn forwarded_ip_and_bad_request_ids() {
-        let rt = rt("");
-        let host = MemHost::default();
-        let long = "a".repeat(129);
-        let h = hdrs(&[("x-forwarded-for", "1.2.3.4"), ("x-request-id", &long)]);
-        let (ex, _) = Exchange::start(&rt, &host, &req("/graphql", &h));
-        let rec = ex.unwrap().finish(&rt, &StreamEnd::default()).unwrap();
-        assert!(rec.source.ip_forwarded);
-        assert!(rec.request_id.is_none());
-        assert_eq!(rec.api.protocol, "graphql");
-        assert!(!valid_request_id("a b"));
-        assert!(valid_request_id("7f1c-ab.9_Z"));
-        assert_eq!(strip_port("[::1]:80"), "::1");
-        assert_eq!(strip_port("::1"), "::1");
-        assert_eq!(strip_port("1.2.3.4:0"), "1.2.3.4");
+/// An account id as it appears in events: clear, or a keyed hash prefix with
+/// `events.account_ids: hash`.
+pub fn record_account_id(rt: &Runtime, id: &str) -> String {
+    if rt.policy.records.hash_accounts {
+        crate::sensitive::value_hash(&rt.hash_key, "account", id.as_bytes())
+    } else {
+        id.to_string()
     }
 }

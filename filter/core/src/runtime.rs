@@ -1,11 +1,21 @@
 //! What one VM holds for its configuration: the compiled policy, its stats layout, the
-//! resolved service name, and small per-VM state (the sampler).
+//! resolved service name, and every engine compiled from the policy (templater,
+//! identifier, classifier, detector, limiters, behaviour, shared sets). Built once in
+//! `on_configure`; immutable afterwards except for the sampler and per-VM caches.
 
+use crate::api::Templater;
+use crate::behavior::Behavior;
+use crate::config::de::Switch;
 use crate::config::Policy;
+use crate::detect::{Detector, Family, FamilySet};
+use crate::identity::Identifier;
+use crate::inventory::SharedSet;
+use crate::protect::limits::{DataLimiter, RateLimiter};
+use crate::sensitive::Classifier;
 use crate::stats::Layout;
 use std::cell::Cell;
 
-/// The per-VM runtime of one configuration. Immutable except for the sampler.
+/// The per-VM runtime of one configuration.
 #[derive(Debug)]
 pub struct Runtime {
     /// The compiled policy.
@@ -16,9 +26,31 @@ pub struct Runtime {
     pub service: String,
     /// Plugin name: prefix of every shared-data key (other plugins share the map).
     pub plugin: String,
-    /// HMAC key for hashed values and accounts, from `events.hash_key_env`.
-    pub hash_key: Option<Vec<u8>>,
+    /// HMAC key for hashed values, accounts and masking `hash`, from
+    /// `events.hash_key_env` (empty when unset: hashes are then unkeyed SHA-256).
+    pub hash_key: Vec<u8>,
+    /// Endpoint templating.
+    pub templater: Templater,
+    /// Account identification.
+    pub identifier: Identifier,
+    /// Sensitive data classification and masking.
+    pub classifier: Classifier,
+    /// Payload attack detection (enabled families only).
+    pub detector: Detector,
+    /// One limiter per `rate_limits` entry.
+    pub rate_limiters: Vec<RateLimiter>,
+    /// One limiter per `data_limits` entry.
+    pub data_limiters: Vec<DataLimiter>,
+    /// Behavioural detections.
+    pub behavior: Behavior,
+    /// The endpoint inventory of this pod and config.
+    pub endpoints: SharedSet,
+    /// Findings already reported on this pod and config.
+    pub findings: SharedSet,
+    /// Problems met while building the engines (logged by the adapter as warnings).
+    pub warnings: Vec<String>,
     rng: Cell<u64>,
+    hs256_issuers: std::cell::RefCell<Vec<String>>,
 }
 
 /// Facts about the proxy the adapter reads once per configuration.
@@ -32,8 +64,48 @@ pub struct NodeInfo {
     pub plugin_name: String,
     /// Seed for the sampler.
     pub seed: u64,
-    /// Value of `events.hash_key_env`, when set.
-    pub hash_key: Option<Vec<u8>>,
+    /// VM environment variables the policy names (`hash_key_env`,
+    /// `hs256_secret_env`), as read by the adapter.
+    pub env: Vec<(String, String)>,
+}
+
+impl NodeInfo {
+    /// The value of an environment variable, if the adapter read it.
+    pub fn env(&self, name: &str) -> Option<String> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// Environment variables a policy reads (the adapter fetches exactly these).
+pub fn env_names(policy: &Policy) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(e) = &policy.records.hash_key_env {
+        out.push(e.clone());
+    }
+    for s in &policy.identity.sources {
+        if let crate::config::SourcePolicy::Jwt {
+            verify: Some(v), ..
+        } = s
+        {
+            if let Some(e) = &v.hs256_secret_env {
+                out.push(e.clone());
+            }
+        }
+    }
+    out
+}
+
+fn enabled_families(policy: &Policy) -> FamilySet {
+    let mut set = FamilySet::EMPTY;
+    for f in Family::ALL {
+        if policy.detection.family(f.as_str()) != Switch::Off {
+            set.insert(f);
+        }
+    }
+    set
 }
 
 impl Runtime {
@@ -50,14 +122,63 @@ impl Runtime {
         } else {
             node.plugin_name.clone()
         };
+        let (identifier, mut warnings) =
+            Identifier::new(&policy.identity, &|name: &str| node.env(name));
+        let hash_key = match &policy.records.hash_key_env {
+            Some(env) => match node.env(env) {
+                Some(k) if !k.is_empty() => k.into_bytes(),
+                _ => {
+                    warnings.push(format!(
+                        "events.hash_key_env: environment variable `{env}` is not set; hashes are unkeyed"
+                    ));
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let max_endpoints = usize::try_from(policy.apis.max_endpoints).unwrap_or(5000);
         Self {
+            templater: Templater::new(&policy.apis),
+            identifier,
+            classifier: Classifier::new(&policy.sensitive),
+            detector: Detector::new(enabled_families(&policy)),
+            rate_limiters: policy
+                .rate_limits
+                .iter()
+                .map(|r| RateLimiter::new(&plugin, r))
+                .collect(),
+            data_limiters: policy
+                .data_limits
+                .iter()
+                .map(|d| DataLimiter::new(&plugin, d))
+                .collect(),
+            behavior: Behavior::new(&plugin, &policy.detection),
+            endpoints: SharedSet::new(format!("{plugin}|mw|ep|{}", policy.hash), max_endpoints),
+            findings: SharedSet::new(
+                format!("{plugin}|mw|fd|{}", policy.hash),
+                max_endpoints.saturating_mul(crate::config::FINDINGS.len()),
+            ),
+            warnings,
             policy,
             layout,
             service,
             plugin,
-            hash_key: node.hash_key.clone(),
+            hash_key,
             rng: Cell::new(node.seed | 1),
+            hs256_issuers: std::cell::RefCell::new(Vec::new()),
         }
+    }
+
+    /// Notes an issuer of an accepted HS256 token; true once this VM has seen two or
+    /// more (HMAC secrets shared across issuers: `weak_auth`). Bounded to 16 issuers.
+    pub fn hs256_issuers(&self, issuer: Option<&str>) -> bool {
+        let mut seen = self.hs256_issuers.borrow_mut();
+        if let Some(i) = issuer {
+            if !seen.iter().any(|s| s == i) && seen.len() < 16 {
+                seen.push(i.to_string());
+            }
+        }
+        seen.len() >= 2
     }
 
     /// A uniform random number in `[0, 1)` (xorshift64*; not for secrets).
@@ -118,5 +239,26 @@ mod tests {
         let p = load(br#"{"events":{"sample":0}}"#).unwrap().policy;
         let rt = Runtime::new(p, &NodeInfo::default());
         assert!(!(0..1000).any(|_| rt.sampled()));
+    }
+
+    #[test]
+    fn env_names_and_missing_hash_key_warn() {
+        let p = load(br#"{"events":{"hash_key_env":"K"},"identity":{"sources":[{"jwt":{"verify":{"hs256_secret_env":"S"}}}]}}"#)
+            .unwrap()
+            .policy;
+        assert_eq!(env_names(&p), vec!["K".to_string(), "S".to_string()]);
+        let rt = Runtime::new(p.clone(), &NodeInfo::default());
+        assert!(rt.hash_key.is_empty());
+        assert!(
+            rt.warnings.iter().any(|w| w.contains("`K` is not set")),
+            "{:?}",
+            rt.warnings
+        );
+        let node = NodeInfo {
+            env: vec![("K".into(), "secret".into()), ("S".into(), "x".repeat(32))],
+            ..Default::default()
+        };
+        let rt = Runtime::new(p, &node);
+        assert_eq!(rt.hash_key, b"secret");
     }
 }

@@ -7,6 +7,7 @@
 //! label name, regex `(label=\.=(.*?);\.;)` (what Istio's `extraStatTags` generates),
 //! turns that into `meshward_requests_total{protocol="rest"}` in `/stats/prometheus`.
 
+pub use crate::api::Protocol;
 use crate::config::{Policy, ALERTS, FAMILIES, FINDINGS};
 
 /// Label names used by meshward metrics; each needs a `stats_tags` entry.
@@ -43,30 +44,6 @@ pub struct MetricDef {
 /// Index of a metric in the layout (not the host's metric id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MetricIdx(pub u32);
-
-/// Protocol of a call, as labelled in stats and events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Protocol {
-    /// Plain HTTP API.
-    #[default]
-    Rest,
-    /// GraphQL over HTTP.
-    Graphql,
-    /// gRPC.
-    Grpc,
-}
-
-impl Protocol {
-    /// Label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Rest => "rest",
-            Protocol::Graphql => "graphql",
-            Protocol::Grpc => "grpc",
-        }
-    }
-    const ALL: [Protocol; 3] = [Protocol::Rest, Protocol::Graphql, Protocol::Grpc];
-}
 
 /// Which message of an exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,7 +281,7 @@ impl Layout {
     pub fn new(policy: &Policy, version: &str) -> Self {
         let mut b = Builder { defs: Vec::new() };
         let requests = b.counter("meshward_requests_total", &[("protocol", "rest")]);
-        for p in &Protocol::ALL[1..] {
+        for p in [Protocol::Graphql, Protocol::Grpc] {
             b.counter("meshward_requests_total", &[("protocol", p.as_str())]);
         }
 

@@ -1,22 +1,42 @@
 //! One HTTP stream: reads what the core needs from Envoy, hands it to the core's
-//! `Exchange`, and applies the decision values it gets back. Kept thin on purpose.
+//! `Exchange`, and applies the plans and decisions it gets back. Kept thin on purpose:
+//! no policy here, only host calls.
 
 use crate::envoy;
 use crate::root::Active;
 use meshward_core::events::entry;
-use meshward_core::exchange::{Direction, Exchange, RequestInfo, StreamEnd, Verdict};
+use meshward_core::exchange::{
+    BodyMode, BodyResult, Direction, Exchange, OutRecord, RequestInfo, ResponseInfo, StreamEnd,
+};
 use meshward_core::host::Host;
+use meshward_core::protect::answer::Answer;
 use meshward_core::stats::ErrorSite;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, MapType};
+use proxy_wasm::types::{Action, BufferType, GrpcStatusCode, MapType};
 use std::rc::Rc;
+
+/// Body handling state of one direction.
+#[derive(Debug, Default)]
+struct BodyState {
+    mode: Option<BodyMode>,
+    limit: usize,
+    /// Bytes copied so far (Observe mode).
+    copied: Vec<u8>,
+    /// More bytes arrived than `limit`.
+    over: bool,
+    /// The verdict was given (the rest streams through).
+    done: bool,
+}
 
 /// An HTTP stream and the exchange meshward keeps for it.
 #[derive(Debug)]
 pub struct Stream {
     active: Option<Rc<Active>>,
     exchange: Option<Exchange>,
+    request: BodyState,
+    response: BodyState,
+    response_headers: Vec<(String, Vec<u8>)>,
 }
 
 impl Stream {
@@ -25,7 +45,51 @@ impl Stream {
         Self {
             active,
             exchange: None,
+            request: BodyState::default(),
+            response: BodyState::default(),
+            response_headers: Vec::new(),
         }
+    }
+
+    fn internal_error(&self, site: ErrorSite) {
+        if let Some(a) = &self.active {
+            a.host.incr(a.rt.layout.internal_error(site), 1);
+        }
+    }
+
+    /// Sends meshward's own answer.
+    fn send(&self, a: &Answer) {
+        let headers: Vec<(&str, &str)> = a.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let result = match a.grpc_status {
+            Some(code) => {
+                let md: Vec<(&str, &[u8])> =
+                    a.headers.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+                hostcalls::send_grpc_response(grpc_code(code), Some(&a.grpc_message), md)
+            }
+            None => hostcalls::send_http_response(u32::from(a.status), headers, Some(&a.body)),
+        };
+        if result.is_err() {
+            self.internal_error(ErrorSite::SendResponse);
+        }
+    }
+
+    /// Reads `size` bytes of a body buffer (at most `limit`).
+    fn read_body(&self, buffer: BufferType, size: usize, limit: usize) -> Vec<u8> {
+        match hostcalls::get_buffer(buffer, 0, size.min(limit)) {
+            Ok(b) => b.unwrap_or_default(),
+            Err(_) => {
+                self.internal_error(ErrorSite::HostCall);
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn grpc_code(code: u32) -> GrpcStatusCode {
+    match code {
+        16 => GrpcStatusCode::Unauthenticated,
+        8 => GrpcStatusCode::ResourceExhausted,
+        _ => GrpcStatusCode::PermissionDenied,
     }
 }
 
@@ -37,19 +101,21 @@ fn pseudo<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+fn status_of(headers: &[(String, Vec<u8>)]) -> u16 {
+    pseudo(headers, ":status").parse().unwrap_or(0)
+}
+
 impl Context for Stream {}
 
 impl HttpContext for Stream {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let Some(active) = self.active.clone() else {
             return Action::Continue;
         };
         let headers = match hostcalls::get_map_bytes(MapType::HttpRequestHeaders) {
             Ok(h) => h,
             Err(_) => {
-                active
-                    .host
-                    .incr(active.rt.layout.internal_error(ErrorSite::HostCall), 1);
+                self.internal_error(ErrorSite::HostCall);
                 return Action::Continue;
             }
         };
@@ -58,6 +124,15 @@ impl HttpContext for Stream {
         let source = envoy::property_str(&["source", "address"]);
         let principal = envoy::property_str(&["connection", "uri_san_peer_certificate"])
             .filter(|p| !p.is_empty());
+        let mtls = envoy::property(&["connection", "mtls"])
+            .is_some_and(|b| b.first().copied().unwrap_or(0) != 0);
+        let jwt_authn = if active.wants_jwt_authn {
+            // The typed Metadata protobuf (the per-filter property loses types).
+            envoy::property(&["metadata"])
+                .and_then(|b| meshward_core::identity::metadata::jwt_authn_payloads(&b))
+        } else {
+            None
+        };
         let req = RequestInfo {
             method: pseudo(&headers, ":method"),
             path: pseudo(&headers, ":path"),
@@ -66,41 +141,229 @@ impl HttpContext for Stream {
             direction,
             source_address: source.as_deref(),
             principal: principal.as_deref(),
+            mtls,
+            jwt_authn: jwt_authn.as_ref(),
+            end_of_stream,
         };
-        let (exchange, verdict) = Exchange::start(&active.rt, &active.host, &req);
+        let (exchange, plan) = Exchange::start(&active.rt, &active.host, &req);
         self.exchange = exchange;
-        match verdict {
-            Verdict::Pass | Verdict::Continue => Action::Continue,
+        for h in &plan.remove_headers {
+            if hostcalls::set_map_value(MapType::HttpRequestHeaders, h, None).is_err() {
+                self.internal_error(ErrorSite::HostCall);
+            }
+        }
+        if let Some(p) = &plan.new_path {
+            if hostcalls::set_map_value(MapType::HttpRequestHeaders, ":path", Some(p)).is_err() {
+                self.internal_error(ErrorSite::HostCall);
+            }
+        }
+        if let Some(a) = &plan.answer {
+            self.send(a);
+            return Action::Pause;
+        }
+        self.request.mode = Some(plan.body);
+        self.request.limit = plan.body_limit;
+        match plan.body {
+            BodyMode::Hold => Action::Pause,
+            BodyMode::Skip | BodyMode::Observe | BodyMode::Buffer => Action::Continue,
+        }
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let (Some(active), Some(mode)) = (self.active.clone(), self.request.mode) else {
+            return Action::Continue;
+        };
+        if self.request.done || mode == BodyMode::Skip {
+            return Action::Continue;
+        }
+        let limit = self.request.limit;
+        let (body, over) = match mode {
+            BodyMode::Hold | BodyMode::Buffer => {
+                // The buffer holds everything so far.
+                let over = body_size > limit;
+                if !end_of_stream && !over {
+                    return Action::Pause;
+                }
+                (
+                    self.read_body(BufferType::HttpRequestBody, body_size, limit),
+                    over,
+                )
+            }
+            _ => {
+                // Observe: this callback's chunk only.
+                let room = limit.saturating_sub(self.request.copied.len());
+                if room > 0 {
+                    let chunk = self.read_body(BufferType::HttpRequestBody, body_size, room);
+                    self.request.copied.extend_from_slice(&chunk);
+                }
+                self.request.over |= body_size > room;
+                if !end_of_stream && !self.request.over {
+                    return Action::Continue;
+                }
+                (std::mem::take(&mut self.request.copied), self.request.over)
+            }
+        };
+        self.request.done = true;
+        let Some(ex) = self.exchange.as_mut() else {
+            return Action::Continue;
+        };
+        if let Some(a) = ex.request_body(&active.rt, &active.host, &body, over) {
+            self.send(&a);
+            return Action::Pause;
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let (Some(active), Some(ex)) = (self.active.clone(), self.exchange.as_mut()) else {
+            return Action::Continue;
+        };
+        let headers = match hostcalls::get_map_bytes(MapType::HttpResponseHeaders) {
+            Ok(h) => h,
+            Err(_) => {
+                self.internal_error(ErrorSite::HostCall);
+                return Action::Continue;
+            }
+        };
+        let plan = ex.response_headers(
+            &active.rt,
+            &active.host,
+            &ResponseInfo {
+                status: status_of(&headers),
+                headers: &headers,
+                end_of_stream,
+            },
+        );
+        for h in &plan.remove_headers {
+            if hostcalls::set_map_value(MapType::HttpResponseHeaders, h, None).is_err() {
+                self.internal_error(ErrorSite::HostCall);
+            }
+        }
+        self.response.mode = Some(plan.body);
+        self.response.limit = plan.body_limit;
+        self.response_headers = headers;
+        match plan.body {
+            BodyMode::Hold => Action::Pause,
+            BodyMode::Skip | BodyMode::Observe | BodyMode::Buffer => Action::Continue,
+        }
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let (Some(active), Some(mode)) = (self.active.clone(), self.response.mode) else {
+            return Action::Continue;
+        };
+        if self.response.done || mode == BodyMode::Skip {
+            return Action::Continue;
+        }
+        let limit = self.response.limit;
+        let (body, over) = match mode {
+            BodyMode::Hold | BodyMode::Buffer => {
+                let over = body_size > limit;
+                if !end_of_stream && !over {
+                    return Action::Pause;
+                }
+                (
+                    self.read_body(BufferType::HttpResponseBody, body_size, limit),
+                    over,
+                )
+            }
+            _ => {
+                let room = limit.saturating_sub(self.response.copied.len());
+                if room > 0 {
+                    let chunk = self.read_body(BufferType::HttpResponseBody, body_size, room);
+                    self.response.copied.extend_from_slice(&chunk);
+                }
+                self.response.over |= body_size > room;
+                if !end_of_stream && !self.response.over {
+                    return Action::Continue;
+                }
+                (
+                    std::mem::take(&mut self.response.copied),
+                    self.response.over,
+                )
+            }
+        };
+        self.response.done = true;
+        let headers = std::mem::take(&mut self.response_headers);
+        let Some(ex) = self.exchange.as_mut() else {
+            return Action::Continue;
+        };
+        match ex.response_body(&active.rt, &active.host, &headers, &body, over) {
+            BodyResult::Continue => Action::Continue,
+            BodyResult::Replace {
+                body: new_body,
+                remove_headers,
+                set_headers,
+            } => {
+                if matches!(mode, BodyMode::Hold | BodyMode::Buffer) && !over {
+                    // Held headers can still change; otherwise they left already.
+                    for h in remove_headers.iter().filter(|_| mode == BodyMode::Hold) {
+                        let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, h, None);
+                    }
+                    for (h, v) in set_headers.iter().filter(|_| mode == BodyMode::Hold) {
+                        let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, h, Some(v));
+                    }
+                    if hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &new_body)
+                        .is_err()
+                    {
+                        self.internal_error(ErrorSite::HostCall);
+                    }
+                }
+                Action::Continue
+            }
+            BodyResult::Answer(a) => match mode {
+                BodyMode::Hold => {
+                    self.send(&a);
+                    Action::Pause
+                }
+                BodyMode::Buffer => {
+                    // Headers already left: the body is replaced by the answer's.
+                    if hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &a.body)
+                        .is_err()
+                    {
+                        self.internal_error(ErrorSite::HostCall);
+                    }
+                    Action::Continue
+                }
+                _ => Action::Continue,
+            },
         }
     }
 
     fn on_log(&mut self) {
-        let (Some(active), Some(ex)) = (self.active.as_ref(), self.exchange.take()) else {
+        let (Some(active), Some(ex)) = (self.active.clone(), self.exchange.take()) else {
             return;
         };
         let status = envoy::property_i64(&["response", "code"]).unwrap_or(0);
         let duration_ns = envoy::property_i64(&["request", "duration"]).unwrap_or(0);
+        let size = |p: &[&str]| {
+            envoy::property_i64(p)
+                .and_then(|v| u64::try_from(v).ok())
+                .unwrap_or(0)
+        };
         let end = StreamEnd {
             status: u16::try_from(status).unwrap_or(0),
             duration_ms: u64::try_from(duration_ns / 1_000_000).unwrap_or(0),
-            request_bytes: envoy::property_i64(&["request", "size"])
-                .and_then(|v| u64::try_from(v).ok())
-                .unwrap_or(0),
-            response_bytes: envoy::property_i64(&["response", "size"])
-                .and_then(|v| u64::try_from(v).ok())
-                .unwrap_or(0),
+            request_bytes: size(&["request", "size"]),
+            response_bytes: size(&["response", "size"]),
         };
-        let Some(record) = ex.finish(&active.rt, &end) else {
-            return;
-        };
+        let records = ex.finish(&active.rt, &active.host, &end);
         let Some(events) = active.rt.policy.events.as_ref() else {
             return;
         };
-        match entry(events.format, &record) {
-            Ok(e) => active.enqueue(e),
-            Err(_) => active
-                .host
-                .incr(active.rt.layout.internal_error(ErrorSite::Encode), 1),
+        for r in records {
+            let encoded = match &r {
+                OutRecord::Call(c) => entry(events.format, c.as_ref()),
+                OutRecord::Endpoint(e) => entry(events.format, e),
+                OutRecord::Alert(a) => entry(events.format, a),
+                OutRecord::Finding(f) => entry(events.format, f),
+            };
+            match encoded {
+                Ok(e) => active.enqueue(e),
+                Err(_) => active
+                    .host
+                    .incr(active.rt.layout.internal_error(ErrorSite::Encode), 1),
+            }
         }
     }
 }

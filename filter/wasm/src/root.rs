@@ -25,6 +25,8 @@ pub struct Active {
     pub host: EnvoyHost,
     /// This worker's event buffer, when events are exported.
     pub queue: Option<RefCell<EventQueue>>,
+    /// An `envoy_jwt` source needs jwt_authn's metadata on each request.
+    pub wants_jwt_authn: bool,
 }
 
 impl Active {
@@ -51,14 +53,17 @@ pub struct Root {
     extra_headers: Vec<(String, String)>,
 }
 
-fn node_info() -> NodeInfo {
-    let hash_key = None;
+fn node_info(env_names: &[String]) -> NodeInfo {
     NodeInfo {
         workload_name: envoy::property_str(&["node", "metadata", "WORKLOAD_NAME"]),
         namespace: envoy::property_str(&["node", "metadata", "NAMESPACE"]),
         plugin_name: envoy::property_str(&["plugin_name"]).unwrap_or_default(),
         seed: envoy::now_ms() ^ 0x9E37_79B9_7F4A_7C15,
-        hash_key,
+        // The VM environment (vm_config.environment_variables / WasmPlugin vmConfig.env).
+        env: env_names
+            .iter()
+            .filter_map(|n| std::env::var(n).ok().map(|v| (n.clone(), v)))
+            .collect(),
     }
 }
 
@@ -231,11 +236,17 @@ impl RootContext for Root {
         for w in &loaded.warnings {
             log(LogLevel::Warn, &format!("meshward: pluginConfig: {w}"));
         }
-        let mut node = node_info();
-        if let Some(env) = &loaded.policy.records.hash_key_env {
-            node.hash_key = std::env::var(env).ok().map(String::into_bytes);
-        }
+        let node = node_info(&meshward_core::runtime::env_names(&loaded.policy));
         let rt = Runtime::new(loaded.policy, &node);
+        for w in &rt.warnings {
+            log(LogLevel::Warn, &format!("meshward: {w}"));
+        }
+        let wants_jwt_authn = rt
+            .policy
+            .identity
+            .sources
+            .iter()
+            .any(|s| matches!(s, meshward_core::config::SourcePolicy::EnvoyJwt { .. }));
         let host = EnvoyHost::define(&rt.layout);
         host.set_gauge(rt.layout.config_info(), 1);
         let now = envoy::now_ms();
@@ -275,6 +286,7 @@ impl RootContext for Root {
             rt: Rc::new(rt),
             host,
             queue,
+            wants_jwt_authn,
         }));
         true
     }

@@ -127,6 +127,8 @@ pub struct InspectionPolicy {
     pub force_identity: bool,
     /// Paths not inspected.
     pub skip_paths: PathSet,
+    /// Headers may be held until the body verdict (the host allows it).
+    pub hold_headers: bool,
 }
 
 /// API discovery, compiled.
@@ -739,6 +741,7 @@ fn inspection(raw: &raw::Inspection, cx: &mut Cx) -> InspectionPolicy {
         content_types,
         force_identity: raw.compressed == raw::Compressed::Identity,
         skip_paths: path_set("inspection.skip_paths", &raw.skip_paths, cx),
+        hold_headers: raw.hold_headers,
     }
 }
 

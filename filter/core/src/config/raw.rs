@@ -118,6 +118,12 @@ pub struct Inspection {
     /// Paths whose inspection is skipped (access and limits still apply); exact paths
     /// or globs, matched after normalisation.
     pub skip_paths: Vec<String>,
+    /// Hold the headers until the body verdict (default false). Needs Envoy's
+    /// `allow_on_headers_stop_iteration: true` on the Wasm filter (Envoy ≥ 1.35; not
+    /// exposed by Istio's WasmPlugin, so set it with an EnvoyFilter patch). Without it,
+    /// headers go on first: a request blocked on its body is answered and the upstream
+    /// stream reset; masked responses lose `content-length` up front.
+    pub hold_headers: bool,
 }
 
 impl Default for Inspection {
@@ -141,6 +147,7 @@ impl Default for Inspection {
             .collect(),
             compressed: Compressed::Identity,
             skip_paths: vec!["/healthz".into(), "/readyz".into(), "/metrics".into()],
+            hold_headers: false,
         }
     }
 }

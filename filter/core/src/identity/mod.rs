@@ -31,6 +31,7 @@
 
 mod extract;
 pub mod jwt;
+pub mod metadata;
 mod spiffe;
 
 use serde_json::{Map, Value};

@@ -57,3 +57,131 @@ pub const VALIDATORS: &[&str] = &[
 pub fn builtin(id: &str) -> Option<&'static TypeInfo> {
     BUILTIN.iter().find(|t| t.id == id)
 }
+
+/// The built-in types as an enum, in catalog order: `Builtin::X as usize` is the index
+/// of the type in [`BUILTIN`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Builtin {
+    /// `cn_resident_id`
+    CnResidentId = 0,
+    /// `cn_mobile`
+    CnMobile,
+    /// `cn_landline`
+    CnLandline,
+    /// `bank_card`
+    BankCard,
+    /// `card_security_code`
+    CardSecurityCode,
+    /// `cn_passport`
+    CnPassport,
+    /// `cn_hk_macau_permit`
+    CnHkMacauPermit,
+    /// `cn_uscc`
+    CnUscc,
+    /// `cn_license_plate`
+    CnLicensePlate,
+    /// `cn_name`
+    CnName,
+    /// `address`
+    Address,
+    /// `date_of_birth`
+    DateOfBirth,
+    /// `email`
+    Email,
+    /// `us_ssn`
+    UsSsn,
+    /// `iban`
+    Iban,
+    /// `ipv4`
+    Ipv4,
+    /// `ipv6`
+    Ipv6,
+    /// `mac_address`
+    MacAddress,
+    /// `imei`
+    Imei,
+    /// `jwt`
+    Jwt,
+    /// `private_key`
+    PrivateKey,
+    /// `aws_access_key`
+    AwsAccessKey,
+    /// `cloud_secret`
+    CloudSecret,
+    /// `password`
+    Password,
+    /// `bitcoin_address`
+    BitcoinAddress,
+}
+
+impl Builtin {
+    /// Every built-in, in catalog order.
+    pub const ALL: [Builtin; 25] = [
+        Builtin::CnResidentId,
+        Builtin::CnMobile,
+        Builtin::CnLandline,
+        Builtin::BankCard,
+        Builtin::CardSecurityCode,
+        Builtin::CnPassport,
+        Builtin::CnHkMacauPermit,
+        Builtin::CnUscc,
+        Builtin::CnLicensePlate,
+        Builtin::CnName,
+        Builtin::Address,
+        Builtin::DateOfBirth,
+        Builtin::Email,
+        Builtin::UsSsn,
+        Builtin::Iban,
+        Builtin::Ipv4,
+        Builtin::Ipv6,
+        Builtin::MacAddress,
+        Builtin::Imei,
+        Builtin::Jwt,
+        Builtin::PrivateKey,
+        Builtin::AwsAccessKey,
+        Builtin::CloudSecret,
+        Builtin::Password,
+        Builtin::BitcoinAddress,
+    ];
+
+    /// Index in [`BUILTIN`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The type id (`cn_mobile`, ...).
+    pub fn id(self) -> &'static str {
+        BUILTIN.get(self.index()).map_or("", |t| t.id)
+    }
+
+    /// Looks a built-in up by id.
+    pub fn from_id(id: &str) -> Option<Builtin> {
+        let i = BUILTIN.iter().position(|t| t.id == id)?;
+        Builtin::ALL.get(i).copied()
+    }
+
+    /// One bit per type (for key-context masks).
+    pub(crate) const fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn enum_matches_catalog_order() {
+        assert_eq!(Builtin::ALL.len(), BUILTIN.len());
+        for (i, b) in Builtin::ALL.iter().enumerate() {
+            assert_eq!(b.index(), i);
+            assert_eq!(b.id(), BUILTIN[i].id);
+            assert_eq!(Builtin::from_id(b.id()), Some(*b));
+        }
+        assert_eq!(Builtin::from_id("nope"), None);
+        assert_eq!(builtin("cn_mobile").map(|t| t.level), Some(3));
+    }
+}

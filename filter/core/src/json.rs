@@ -1,0 +1,896 @@
+//! A streaming JSON walker: visits every key and scalar of a body once, with its key
+//! context, strings unescaped and numbers as their literal text, without building a
+//! tree. Iterative (explicit stack, bounded depth), tolerant of bad input: it reports
+//! how far the body was valid instead of failing.
+//!
+//! Shared by the sensitive-data classifier, masking and the injection detectors so a
+//! body is walked once per purpose with no per-value allocation (buffers are reused).
+
+/// Default nesting limit of [`Walker::default`].
+pub const DEFAULT_MAX_DEPTH: usize = 128;
+
+/// What a walk found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// One complete, valid JSON value (and only whitespace after it).
+    Complete,
+    /// The whole body was walked, but it has errors the walker tolerated: invalid
+    /// escapes, raw control characters or invalid UTF-8 inside strings. `at` is the
+    /// first one. Not valid JSON (masking leaves such bodies alone).
+    Lenient {
+        /// Byte offset of the first tolerated error.
+        at: usize,
+    },
+    /// The body ended inside a value (a cut body): every value complete before `at`
+    /// was visited; the token starting at `at` was not.
+    Truncated {
+        /// Start of the incomplete token (or the body length).
+        at: usize,
+    },
+    /// A syntax error at `at`; the walk stopped there.
+    Invalid {
+        /// Byte offset of the error.
+        at: usize,
+    },
+    /// Nesting deeper than the limit at `at`; the walk stopped there.
+    TooDeep {
+        /// Byte offset of the opening bracket that went too deep.
+        at: usize,
+    },
+    /// The visitor asked to stop at `at` (the end of the value it was given).
+    Stopped {
+        /// Byte offset where the walk stopped.
+        at: usize,
+    },
+}
+
+impl Outcome {
+    /// A complete, valid document.
+    pub fn is_complete(self) -> bool {
+        self == Outcome::Complete
+    }
+    /// Where the walk stopped before the end of the body (truncation, error, depth,
+    /// visitor), if it did.
+    pub fn stopped_at(self) -> Option<usize> {
+        match self {
+            Outcome::Complete | Outcome::Lenient { .. } => None,
+            Outcome::Truncated { at }
+            | Outcome::Invalid { at }
+            | Outcome::TooDeep { at }
+            | Outcome::Stopped { at } => Some(at),
+        }
+    }
+}
+
+/// Kind of a visited item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An object key (its text is the unescaped key).
+    Key,
+    /// A string value.
+    String,
+    /// A number (its text is the literal, never converted).
+    Number,
+    /// `true`.
+    True,
+    /// `false`.
+    False,
+    /// `null`.
+    Null,
+}
+
+/// One visited key or scalar.
+#[derive(Debug, Clone, Copy)]
+pub struct Value<'a> {
+    /// What it is.
+    pub kind: Kind,
+    /// Unescaped text for strings and keys (bytes as found: invalid UTF-8 is passed
+    /// through, see [`Value::text_lossy`]); the literal for numbers and literals.
+    pub text: &'a [u8],
+    /// Byte offset of the raw token in the body (the opening quote for strings).
+    pub start: usize,
+    /// Byte offset just past the raw token (past the closing quote).
+    pub end: usize,
+    /// Whether the string had escapes (so `text` differs from the raw bytes).
+    pub escaped: bool,
+    /// The nearest object key: for a value, the key it belongs to (for array
+    /// elements, the key of the array); for a key, the key of its enclosing object.
+    pub key: Option<&'a [u8]>,
+    /// The key one level further up.
+    pub parent_key: Option<&'a [u8]>,
+    /// Nesting depth (0 for a top-level scalar).
+    pub depth: usize,
+    /// Directly inside an array.
+    pub in_array: bool,
+}
+
+impl Value<'_> {
+    /// Whether the nearest key equals `k`, ASCII case-insensitively.
+    pub fn key_is(&self, k: &str) -> bool {
+        self.key
+            .is_some_and(|own| eq_ignore_case(own, k.as_bytes()))
+    }
+    /// The text as UTF-8, invalid sequences replaced.
+    pub fn text_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.text)
+    }
+    /// The raw token in `body` (the bytes masking replaces).
+    pub fn raw<'b>(&self, body: &'b [u8]) -> &'b [u8] {
+        body.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+/// ASCII case-insensitive equality of a key with a (lower- or mixed-case) name.
+pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// What the visitor wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Go on.
+    Continue,
+    /// On a key: do not visit its value (the whole subtree is still checked for syntax).
+    /// Same as `Continue` elsewhere.
+    Skip,
+    /// Stop the walk ([`Outcome::Stopped`]).
+    Stop,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    array: bool,
+    /// Start of this frame's own key area in the key arena.
+    base: u32,
+    /// The key range that applies to values in this frame.
+    key: Option<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Value,
+    ValueOrClose,
+    Key,
+    KeyOrClose,
+    Colon,
+    CommaOrClose,
+    End,
+}
+
+/// The walker, with its reusable buffers. Keep one per worker and reuse it.
+#[derive(Debug)]
+pub struct Walker {
+    max_depth: usize,
+    stack: Vec<Frame>,
+    keys: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl Default for Walker {
+    fn default() -> Self {
+        Walker::new(DEFAULT_MAX_DEPTH)
+    }
+}
+
+/// Byte classes inside strings: 1 = stop (quote, backslash, control, non-ASCII).
+static STR_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i < 0x20 || i == b'"' as usize || i == b'\\' as usize || i >= 0x80;
+        i += 1;
+    }
+    t
+};
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+fn hex4(s: &[u8]) -> Option<u32> {
+    if s.len() < 4 {
+        return None;
+    }
+    let mut v = 0u32;
+    for &b in &s[..4] {
+        let d = (b as char).to_digit(16)?;
+        v = v * 16 + d;
+    }
+    Some(v)
+}
+
+fn push_char(out: &mut Vec<u8>, c: char) {
+    let mut tmp = [0u8; 4];
+    out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+}
+
+/// Length of a valid UTF-8 sequence at the start of `s`, or `None`.
+fn utf8_len(s: &[u8]) -> Option<usize> {
+    let b = *s.first()?;
+    let n = match b {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return None,
+    };
+    let seq = s.get(..n)?;
+    std::str::from_utf8(seq).ok().map(|_| n)
+}
+
+enum Str {
+    /// Closing quote at this offset; text is body[start+1..close].
+    Plain(usize),
+    /// Closing quote at this offset; text is in the buffer.
+    Escaped(usize),
+    /// No closing quote.
+    Unterminated,
+}
+
+impl Walker {
+    /// A walker with a nesting limit (containers deeper than `max_depth` stop the walk).
+    pub fn new(max_depth: usize) -> Self {
+        Walker {
+            max_depth: max_depth.max(1),
+            stack: Vec::new(),
+            keys: Vec::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Scans a string whose opening quote is at `start`. Records the first tolerated
+    /// error in `lenient`.
+    fn string(&mut self, body: &[u8], start: usize, lenient: &mut Option<usize>) -> Str {
+        let mut i = start + 1;
+        // Fast path: plain ASCII/UTF-8 without escapes.
+        loop {
+            let Some(&b) = body.get(i) else {
+                return Str::Unterminated;
+            };
+            if !STR_STOP[b as usize] {
+                i += 1;
+                continue;
+            }
+            if b == b'"' {
+                return Str::Plain(i);
+            }
+            if b >= 0x80 {
+                match utf8_len(&body[i..]) {
+                    Some(n) => {
+                        i += n;
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            if b < 0x20 {
+                lenient.get_or_insert(i);
+                i += 1;
+                continue;
+            }
+            break; // backslash or invalid UTF-8: slow path
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(&body[start + 1..i]);
+        loop {
+            let Some(&b) = body.get(i) else {
+                return Str::Unterminated;
+            };
+            match b {
+                b'"' => return Str::Escaped(i),
+                b'\\' => {
+                    let Some(&e) = body.get(i + 1) else {
+                        return Str::Unterminated;
+                    };
+                    let simple = match e {
+                        b'"' => Some(b'"'),
+                        b'\\' => Some(b'\\'),
+                        b'/' => Some(b'/'),
+                        b'b' => Some(8),
+                        b'f' => Some(12),
+                        b'n' => Some(b'\n'),
+                        b'r' => Some(b'\r'),
+                        b't' => Some(b'\t'),
+                        _ => None,
+                    };
+                    if let Some(c) = simple {
+                        self.buf.push(c);
+                        i += 2;
+                    } else if e == b'u' {
+                        let tail = body.get(i + 2..).unwrap_or_default();
+                        if tail.len() < 4 && !tail.contains(&b'"') {
+                            return Str::Unterminated;
+                        }
+                        match hex4(tail) {
+                            Some(hi @ 0xD800..=0xDBFF) => {
+                                let lo = body
+                                    .get(i + 6..i + 8)
+                                    .filter(|p| *p == b"\\u")
+                                    .and_then(|_| hex4(body.get(i + 8..).unwrap_or_default()))
+                                    .filter(|lo| (0xDC00..=0xDFFF).contains(lo));
+                                if let Some(lo) = lo {
+                                    let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                                    push_char(
+                                        &mut self.buf,
+                                        char::from_u32(c).unwrap_or('\u{FFFD}'),
+                                    );
+                                    i += 12;
+                                } else {
+                                    push_char(&mut self.buf, '\u{FFFD}');
+                                    i += 6;
+                                }
+                            }
+                            Some(0xDC00..=0xDFFF) => {
+                                push_char(&mut self.buf, '\u{FFFD}');
+                                i += 6;
+                            }
+                            Some(c) => {
+                                push_char(&mut self.buf, char::from_u32(c).unwrap_or('\u{FFFD}'));
+                                i += 6;
+                            }
+                            None => {
+                                lenient.get_or_insert(i);
+                                self.buf.extend_from_slice(b"\\u");
+                                i += 2;
+                            }
+                        }
+                    } else {
+                        // Invalid escape: keep it literally.
+                        lenient.get_or_insert(i);
+                        self.buf.push(b'\\');
+                        i += 1;
+                    }
+                }
+                0..=0x1F => {
+                    lenient.get_or_insert(i);
+                    self.buf.push(b);
+                    i += 1;
+                }
+                0x80.. => match utf8_len(&body[i..]) {
+                    Some(n) => {
+                        self.buf.extend_from_slice(&body[i..i + n]);
+                        i += n;
+                    }
+                    None => {
+                        // Invalid UTF-8 passes through as bytes; a cut sequence at the
+                        // very end is a truncation.
+                        if body.len() - i < 4 && !body[i..].contains(&b'"') {
+                            return Str::Unterminated;
+                        }
+                        lenient.get_or_insert(i);
+                        self.buf.push(b);
+                        i += 1;
+                    }
+                },
+                _ => {
+                    let run = body[i..]
+                        .iter()
+                        .take_while(|&&c| !STR_STOP[c as usize])
+                        .count();
+                    self.buf.extend_from_slice(&body[i..i + run]);
+                    i += run;
+                }
+            }
+        }
+    }
+
+    fn range(&self, f: usize) -> Option<&[u8]> {
+        let (s, e) = self.stack.get(f)?.key?;
+        self.keys.get(s as usize..e as usize)
+    }
+
+    /// The key that applies in frame `f` (`None`: no frame) and the key above the
+    /// object that owns it (arrays inherit their key, so they are looked through).
+    fn keys_from(&self, f: Option<usize>) -> (Option<&[u8]>, Option<&[u8]>) {
+        let Some(f) = f else { return (None, None) };
+        let mut owner = f;
+        while owner > 0 && self.stack.get(owner).is_some_and(|fr| fr.array) {
+            owner -= 1;
+        }
+        let parent = owner.checked_sub(1).and_then(|p| self.range(p));
+        (self.range(f), parent)
+    }
+
+    /// Walks `body`, calling `visit` for every key and scalar in document order.
+    pub fn walk<F>(&mut self, body: &[u8], mut visit: F) -> Outcome
+    where
+        F: FnMut(&Value<'_>) -> Step,
+    {
+        self.stack.clear();
+        self.keys.clear();
+        let mut expect = Expect::Value;
+        let mut lenient: Option<usize> = None;
+        let mut skip: Option<usize> = None; // stack depth whose value is skipped
+        let mut i = 0usize;
+        let n = body.len();
+        loop {
+            while i < n && is_ws(body[i]) {
+                i += 1;
+            }
+            let Some(&b) = body.get(i) else {
+                return match expect {
+                    Expect::End => lenient.map_or(Outcome::Complete, |at| Outcome::Lenient { at }),
+                    _ => Outcome::Truncated { at: n },
+                };
+            };
+            match expect {
+                Expect::End => return Outcome::Invalid { at: i },
+                Expect::Colon => {
+                    if b != b':' {
+                        return Outcome::Invalid { at: i };
+                    }
+                    i += 1;
+                    expect = Expect::Value;
+                }
+                Expect::CommaOrClose => {
+                    let top_array = self.stack.last().is_some_and(|f| f.array);
+                    match b {
+                        b',' => {
+                            i += 1;
+                            expect = if top_array {
+                                Expect::Value
+                            } else {
+                                Expect::Key
+                            };
+                        }
+                        b']' if top_array => {
+                            i += 1;
+                            expect = self.close(&mut skip);
+                        }
+                        b'}' if !top_array => {
+                            i += 1;
+                            expect = self.close(&mut skip);
+                        }
+                        _ => return Outcome::Invalid { at: i },
+                    }
+                }
+                Expect::Key | Expect::KeyOrClose => {
+                    if b == b'}' && expect == Expect::KeyOrClose {
+                        i += 1;
+                        expect = self.close(&mut skip);
+                        continue;
+                    }
+                    if b != b'"' {
+                        return Outcome::Invalid { at: i };
+                    }
+                    let start = i;
+                    let (end, escaped) = match self.string(body, start, &mut lenient) {
+                        Str::Plain(q) => (q, false),
+                        Str::Escaped(q) => (q, true),
+                        Str::Unterminated => return Outcome::Truncated { at: start },
+                    };
+                    // Store the key in the arena at this frame's base.
+                    let depth = self.stack.len();
+                    if let Some(top) = self.stack.last_mut() {
+                        self.keys.truncate(top.base as usize);
+                        let ks = self.keys.len() as u32;
+                        if escaped {
+                            self.keys.extend_from_slice(&self.buf);
+                        } else {
+                            self.keys.extend_from_slice(&body[start + 1..end]);
+                        }
+                        top.key = Some((ks, self.keys.len() as u32));
+                    }
+                    i = end + 1;
+                    expect = Expect::Colon;
+                    if skip.is_none() {
+                        let text = match self.stack.last().and_then(|f| f.key) {
+                            Some((s, e)) => self.keys.get(s as usize..e as usize),
+                            None => None,
+                        };
+                        let (key, parent_key) = self.keys_from(depth.checked_sub(2));
+                        let v = Value {
+                            kind: Kind::Key,
+                            text: text.unwrap_or_default(),
+                            start,
+                            end: i,
+                            escaped,
+                            key,
+                            parent_key,
+                            depth,
+                            in_array: false,
+                        };
+                        match visit(&v) {
+                            Step::Continue => {}
+                            Step::Skip => skip = Some(depth),
+                            Step::Stop => return Outcome::Stopped { at: i },
+                        }
+                    }
+                }
+                Expect::Value | Expect::ValueOrClose => {
+                    if b == b']' && expect == Expect::ValueOrClose {
+                        i += 1;
+                        expect = self.close(&mut skip);
+                        continue;
+                    }
+                    if b == b'{' || b == b'[' {
+                        if self.stack.len() >= self.max_depth {
+                            return Outcome::TooDeep { at: i };
+                        }
+                        let inherited = if b == b'[' {
+                            self.stack.last().and_then(|f| f.key)
+                        } else {
+                            None
+                        };
+                        self.stack.push(Frame {
+                            array: b == b'[',
+                            base: self.keys.len() as u32,
+                            key: inherited,
+                        });
+                        i += 1;
+                        expect = if b == b'[' {
+                            Expect::ValueOrClose
+                        } else {
+                            Expect::KeyOrClose
+                        };
+                        continue;
+                    }
+                    let start = i;
+                    let (kind, end, escaped) = match b {
+                        b'"' => match self.string(body, start, &mut lenient) {
+                            Str::Plain(q) => (Kind::String, q + 1, false),
+                            Str::Escaped(q) => (Kind::String, q + 1, true),
+                            Str::Unterminated => return Outcome::Truncated { at: start },
+                        },
+                        b'-' | b'0'..=b'9' => match number(body, start) {
+                            Ok(e) => {
+                                if e == n && !self.stack.is_empty() {
+                                    // More digits may follow in the rest of the body.
+                                    return Outcome::Truncated { at: start };
+                                }
+                                (Kind::Number, e, false)
+                            }
+                            Err(NumErr::Truncated) => return Outcome::Truncated { at: start },
+                            Err(NumErr::Invalid(at)) => return Outcome::Invalid { at },
+                        },
+                        b't' | b'f' | b'n' => {
+                            let (lit, kind): (&[u8], Kind) = match b {
+                                b't' => (b"true", Kind::True),
+                                b'f' => (b"false", Kind::False),
+                                _ => (b"null", Kind::Null),
+                            };
+                            let got = &body[start..n.min(start + lit.len())];
+                            if got.len() < lit.len() {
+                                if lit.starts_with(got) {
+                                    return Outcome::Truncated { at: start };
+                                }
+                                return Outcome::Invalid { at: start };
+                            }
+                            if got != lit {
+                                return Outcome::Invalid { at: start };
+                            }
+                            (kind, start + lit.len(), false)
+                        }
+                        _ => return Outcome::Invalid { at: i },
+                    };
+                    i = end;
+                    if skip.is_none() {
+                        let text: &[u8] = match kind {
+                            Kind::String if escaped => &self.buf,
+                            Kind::String => &body[start + 1..end - 1],
+                            _ => &body[start..end],
+                        };
+                        let (key, parent_key) = self.keys_from(self.stack.len().checked_sub(1));
+                        let v = Value {
+                            kind,
+                            text,
+                            start,
+                            end,
+                            escaped,
+                            key,
+                            parent_key,
+                            depth: self.stack.len(),
+                            in_array: self.stack.last().is_some_and(|f| f.array),
+                        };
+                        if visit(&v) == Step::Stop {
+                            return Outcome::Stopped { at: end };
+                        }
+                    }
+                    expect = self.after_value(&mut skip);
+                }
+            }
+        }
+    }
+
+    fn after_value(&self, skip: &mut Option<usize>) -> Expect {
+        if *skip == Some(self.stack.len()) {
+            *skip = None;
+        }
+        if self.stack.is_empty() {
+            Expect::End
+        } else {
+            Expect::CommaOrClose
+        }
+    }
+
+    fn close(&mut self, skip: &mut Option<usize>) -> Expect {
+        if let Some(f) = self.stack.pop() {
+            self.keys.truncate(f.base as usize);
+        }
+        self.after_value(skip)
+    }
+}
+
+enum NumErr {
+    Truncated,
+    Invalid(usize),
+}
+
+/// Scans a JSON number starting at `i`; returns its end.
+fn number(b: &[u8], mut i: usize) -> Result<usize, NumErr> {
+    let digits = |b: &[u8], i: usize| {
+        b.get(i..)
+            .map_or(0, |s| s.iter().take_while(|c| c.is_ascii_digit()).count())
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        None => return Err(NumErr::Truncated),
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i += digits(b, i),
+        Some(_) => return Err(NumErr::Invalid(i)),
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let d = digits(b, i);
+        if d == 0 {
+            return Err(if i >= b.len() {
+                NumErr::Truncated
+            } else {
+                NumErr::Invalid(i)
+            });
+        }
+        i += d;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let d = digits(b, i);
+        if d == 0 {
+            return Err(if i >= b.len() {
+                NumErr::Truncated
+            } else {
+                NumErr::Invalid(i)
+            });
+        }
+        i += d;
+    }
+    match b.get(i) {
+        Some(c) if c.is_ascii_alphanumeric() || *c == b'.' => Err(NumErr::Invalid(i)),
+        _ => Ok(i),
+    }
+}
+
+/// Appends `s` to `out` as the inside of a JSON string (no quotes): `"`, `\` and
+/// control characters escaped, invalid UTF-8 replaced by U+FFFD, everything else as is.
+pub fn escape_into(s: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1F => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 15) as usize]);
+            }
+            0x80.. => {
+                if let Some(n) = utf8_len(&s[i..]) {
+                    out.extend_from_slice(&s[i..i + n]);
+                    i += n;
+                    continue;
+                }
+                out.extend_from_slice("\u{FFFD}".as_bytes());
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    fn collect(body: &[u8]) -> (Vec<String>, Outcome) {
+        let mut w = Walker::default();
+        let mut seen = Vec::new();
+        let out = w.walk(body, |v| {
+            seen.push(format!(
+                "{:?}:{}:{}:{}:{}-{}",
+                v.kind,
+                String::from_utf8_lossy(v.key.unwrap_or(b"-")),
+                String::from_utf8_lossy(v.parent_key.unwrap_or(b"-")),
+                String::from_utf8_lossy(v.text),
+                v.start,
+                v.end
+            ));
+            Step::Continue
+        });
+        (seen, out)
+    }
+
+    #[test]
+    fn walks_keys_and_scalars_with_context() {
+        let body = br#"{"user":{"name":"Li","phones":["138",139]},"ok":true,"n":null}"#;
+        let (seen, out) = collect(body);
+        assert_eq!(out, Outcome::Complete);
+        assert_eq!(
+            seen,
+            vec![
+                "Key:-:-:user:1-7",
+                "Key:user:-:name:9-15",
+                "String:name:user:Li:16-20",
+                "Key:user:-:phones:21-29",
+                "String:phones:user:138:31-36",
+                "Number:phones:user:139:37-40",
+                "Key:-:-:ok:43-47",
+                "True:ok:-:true:48-52",
+                "Key:-:-:n:53-56",
+                "Null:n:-:null:57-61",
+            ]
+        );
+    }
+
+    #[test]
+    fn unescapes_strings() {
+        let body = br#"{"m":"\u0031\u0033\u0038 \"x\" \ud83d\ude00 \ud800 \q"}"#;
+        let mut w = Walker::default();
+        let mut got = Vec::new();
+        let out = w.walk(body, |v| {
+            if v.kind == Kind::String {
+                got = v.text.to_vec();
+                assert!(v.escaped);
+                assert_eq!(v.raw(body).first(), Some(&b'"'));
+            }
+            Step::Continue
+        });
+        assert_eq!(String::from_utf8(got).unwrap(), "138 \"x\" 😀 \u{FFFD} \\q");
+        assert!(matches!(out, Outcome::Lenient { .. }), "{out:?}");
+    }
+
+    #[test]
+    fn numbers_are_literal() {
+        let (seen, out) = collect(b"[12345678901234567890, -1.5e+3, 0]");
+        assert_eq!(out, Outcome::Complete);
+        assert!(seen[0].contains("12345678901234567890"));
+        assert!(seen[1].contains("-1.5e+3"));
+        assert_eq!(collect(b"42").1, Outcome::Complete);
+        assert_eq!(collect(b"[01]").1, Outcome::Invalid { at: 2 });
+        assert_eq!(collect(b"[1.]").1, Outcome::Invalid { at: 3 });
+        assert_eq!(collect(b"[-]").1, Outcome::Invalid { at: 2 });
+    }
+
+    #[test]
+    fn truncation_and_errors() {
+        let (seen, out) = collect(br#"{"a":"x","b":"yy"#);
+        assert_eq!(out, Outcome::Truncated { at: 13 });
+        assert_eq!(seen.len(), 3, "a, x, b visited; the cut string not");
+        assert_eq!(collect(br#"{"a":12"#).1, Outcome::Truncated { at: 5 });
+        assert_eq!(collect(br#"{"a":tr"#).1, Outcome::Truncated { at: 5 });
+        assert_eq!(collect(br#"{"a":"\u00"#).1, Outcome::Truncated { at: 5 });
+        assert_eq!(collect(br#"{"a" 1}"#).1, Outcome::Invalid { at: 5 });
+        assert_eq!(collect(br#"{"a":1]"#).1, Outcome::Invalid { at: 6 });
+        assert_eq!(collect(br#"{"a":1} x"#).1, Outcome::Invalid { at: 8 });
+        assert_eq!(collect(b"").1, Outcome::Truncated { at: 0 });
+        assert_eq!(collect(b"nope").1, Outcome::Invalid { at: 0 });
+        assert_eq!(collect(br#"{"a":1,}"#).1, Outcome::Invalid { at: 7 });
+        // duplicate keys are fine
+        let (seen, out) = collect(br#"{"a":1,"a":2}"#);
+        assert_eq!(out, Outcome::Complete);
+        assert_eq!(seen.len(), 4);
+    }
+
+    #[test]
+    fn deep_nesting_stops_without_recursion() {
+        let mut body = vec![b'['; 100_000];
+        body.extend(std::iter::repeat_n(b']', 100_000));
+        let mut w = Walker::default();
+        assert_eq!(
+            w.walk(&body, |_| Step::Continue),
+            Outcome::TooDeep { at: 128 }
+        );
+        let mut w = Walker::new(200_000);
+        assert_eq!(w.walk(&body, |_| Step::Continue), Outcome::Complete);
+    }
+
+    #[test]
+    fn skip_and_stop() {
+        let body = br#"{"trace":{"id":"x","n":[1,2]},"a":"y","b":"z"}"#;
+        let mut w = Walker::default();
+        let mut got = Vec::new();
+        let out = w.walk(body, |v| {
+            if v.kind == Kind::Key && eq_ignore_case(v.text, b"TRACE") {
+                return Step::Skip;
+            }
+            got.push(v.text.to_vec());
+            if v.text == b"y" {
+                return Step::Stop;
+            }
+            Step::Continue
+        });
+        assert_eq!(got, vec![b"a".to_vec(), b"y".to_vec()]);
+        assert_eq!(out, Outcome::Stopped { at: 37 });
+        assert_eq!(out.stopped_at(), Some(37));
+    }
+
+    #[test]
+    fn invalid_utf8_is_lenient() {
+        let body = b"{\"a\":\"x\xffy\"}";
+        let (seen, out) = collect(body);
+        assert_eq!(out, Outcome::Lenient { at: 7 });
+        assert_eq!(seen.len(), 2);
+        let mut esc = Vec::new();
+        escape_into(b"a\"b\\c\n\x01\xff\xe4\xb8\xad", &mut esc);
+        assert_eq!(esc, "a\\\"b\\\\c\\n\\u0001\u{FFFD}中".as_bytes());
+    }
+
+    #[test]
+    fn arrays_inherit_keys_and_reset_after_close() {
+        let body = br#"{"a":{"b":[{"c":1}],"d":2},"e":[3]}"#;
+        let (seen, _) = collect(body);
+        assert!(seen.contains(&"Number:c:b:1:16-17".to_string()), "{seen:?}");
+        assert!(seen.contains(&"Number:d:a:2:24-25".to_string()), "{seen:?}");
+        assert!(seen.contains(&"Number:e:-:3:32-33".to_string()), "{seen:?}");
+        assert!(seen.contains(&"Key:b:a:c:12-15".to_string()), "{seen:?}");
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut w = Walker::new(16);
+            let _ = w.walk(&body, |v| { assert!(v.start <= v.end && v.end <= body.len()); Step::Continue });
+        }
+
+        #[test]
+        fn never_panics_on_json_like_bytes(body in "[\\[\\]{}\",:0-9a-z\\\\u. -]{0,200}") {
+            let mut w = Walker::new(8);
+            let _ = w.walk(body.as_bytes(), |_| Step::Continue);
+        }
+
+        #[test]
+        fn agrees_with_serde_on_validity(v in arb_json()) {
+            let body = serde_json::to_vec(&v).unwrap();
+            let mut w = Walker::default();
+            let mut strings = 0usize;
+            let out = w.walk(&body, |x| { if x.kind == Kind::String { strings += 1; } Step::Continue });
+            prop_assert_eq!(out, Outcome::Complete);
+            // every prefix is truncated, never invalid
+            for cut in 0..body.len() {
+                let o = w.walk(&body[..cut], |_| Step::Continue);
+                prop_assert!(matches!(o, Outcome::Truncated { .. }) || (o == Outcome::Complete && body[cut..].iter().all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'e' || *b == b'-')), "{:?} at {}", o, cut);
+            }
+        }
+    }
+
+    fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            "\\PC{0,12}".prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                proptest::collection::vec(("[a-z]{1,4}", inner), 0..4)
+                    .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+}
