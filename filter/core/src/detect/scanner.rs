@@ -115,8 +115,14 @@ pub fn user_agent(ua: &[u8]) -> bool {
         .any(|w| {
             // `DirBuster-1.0-RC1`: the word before a version dash counts too.
             let head = w.split(|&b| b == b'-').next().unwrap_or(w);
-            (!w.is_empty() && UA_WORDS.contains(&w))
-                || (!head.is_empty() && UA_WORDS.contains(&head))
+            let known = |x: &[u8]| {
+                (2..=20).contains(&x.len())
+                    && x.first().is_some_and(u8::is_ascii_alphabetic)
+                    && UA_WORDS
+                        .iter()
+                        .any(|k| k.len() == x.len() && k.first() == x.first() && *k == x)
+            };
+            known(w) || (head.len() < w.len() && known(head))
         });
     hit
 }
