@@ -708,6 +708,10 @@ impl Exchange {
                         if n == "user-agent" && rt.detector.scanner_user_agent(v) {
                             f.insert(Family::Scanner);
                         }
+                        if n == "referer" || n == "origin" {
+                            // A page URL on localhost is normal in development.
+                            f.remove(Family::Ssrf);
+                        }
                         self.threat(rt, host, req.headers, f, Place::Header);
                     }
                 }

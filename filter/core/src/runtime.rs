@@ -181,6 +181,22 @@ impl Runtime {
         seen.len() >= 2
     }
 
+    /// Prepares shared state before traffic (configure time): creates the sets of every
+    /// rate and data limit that do not exist yet. Returns the sets created.
+    pub fn prepare(
+        &self,
+        host: &dyn crate::host::Host,
+    ) -> Result<u64, crate::protect::slots::SlotError> {
+        let mut n = 0;
+        for l in &self.rate_limiters {
+            n += l.prepare(host)?;
+        }
+        for l in &self.data_limiters {
+            n += l.prepare(host)?;
+        }
+        Ok(n)
+    }
+
     /// A uniform random number in `[0, 1)` (xorshift64*; not for secrets).
     pub fn random_unit(&self) -> f64 {
         let mut x = self.rng.get();

@@ -249,6 +249,9 @@ impl RootContext for Root {
             .any(|s| matches!(s, meshward_core::config::SourcePolicy::EnvoyJwt { .. }));
         let host = EnvoyHost::define(&rt.layout);
         host.set_gauge(rt.layout.config_info(), 1);
+        if rt.prepare(&host).is_err() {
+            host.incr(rt.layout.internal_error(ErrorSite::SharedData), 1);
+        }
         let now = envoy::now_ms();
         let queue = rt.policy.events.as_ref().map(|e| {
             RefCell::new(EventQueue::new(

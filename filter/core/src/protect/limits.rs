@@ -49,6 +49,11 @@ impl RateLimiter {
         units.div_ceil(self.requests)
     }
 
+    /// Creates the shared sets before traffic (see `SlotTable::prepare`).
+    pub fn prepare(&self, host: &dyn Host) -> Result<u64, SlotError> {
+        self.table.prepare(host)
+    }
+
     /// Takes one token for `key_hash` at `now_ms`.
     pub fn take(&self, host: &dyn Host, key_hash: u64, now_ms: u64) -> Result<Take, SlotError> {
         self.table.update(host, key_hash, now_ms, |e| {
@@ -132,6 +137,11 @@ impl DataLimiter {
     fn retry_after_s(&self, now_ms: u64) -> u64 {
         let end = self.window(now_ms) + self.per_ms;
         end.saturating_sub(now_ms).div_ceil(1000).max(1)
+    }
+
+    /// Creates the shared sets before traffic (see `SlotTable::prepare`).
+    pub fn prepare(&self, host: &dyn Host) -> Result<u64, SlotError> {
+        self.table.prepare(host)
     }
 
     /// Whether the key's quota is spent in the current window; `Some(retry_after_s)`

@@ -162,6 +162,31 @@ impl<const N: usize> SlotTable<N> {
         Err(SlotError::Contended)
     }
 
+    /// Creates every set that does not exist yet (at configure time). Proxy-wasm has no
+    /// create-if-absent: two workers creating the same set at once could lose an
+    /// update, so sets are made before traffic touches them. Existing sets are kept.
+    pub fn prepare(&self, host: &dyn Host) -> Result<u64, SlotError> {
+        let empty = {
+            let mut buf = Vec::new();
+            encode(&[Entry::<N>::default(); WAYS], &mut buf);
+            buf
+        };
+        let mut created = 0;
+        for set in 0..self.sets {
+            let key = format!("{}.{}", self.prefix, set);
+            match host.shared_get(&key) {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    host.shared_set(&key, &empty, 0)
+                        .map_err(|_| SlotError::Host)?;
+                    created += 1;
+                }
+                Err(_) => return Err(SlotError::Host),
+            }
+        }
+        Ok(created)
+    }
+
     /// Reads the entry of `key_hash` without changing it.
     pub fn get(&self, host: &dyn Host, key_hash: u64) -> Result<Option<Entry<N>>, SlotError> {
         let key = format!("{}.{}", self.prefix, key_hash % self.sets);
@@ -229,6 +254,16 @@ mod tests {
             t.update(&h, 1, 2, |e| (e.unwrap_or_default(), ())),
             Err(SlotError::Contended)
         );
+    }
+
+    #[test]
+    fn prepare_creates_missing_sets_once() {
+        let h = MemHost::default();
+        let t = SlotTable::<2>::new("p".into(), 16);
+        assert_eq!(t.prepare(&h).unwrap(), 4);
+        bump(&t, &h, 3, 1);
+        assert_eq!(t.prepare(&h).unwrap(), 0, "existing sets are kept");
+        assert_eq!(bump(&t, &h, 3, 2), 2);
     }
 
     #[test]
