@@ -73,7 +73,17 @@ pub fn try_send(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Result<Reply, ureq::Error> {
-    let agent = agent();
+    send_on(&agent(), method, url, headers, body)
+}
+
+/// Sends a request on `agent` (reuse one agent to keep connections alive).
+pub fn send_on(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Reply, ureq::Error> {
     let mut b = ureq::http::Request::builder().method(method).uri(url);
     for (k, v) in headers {
         b = b.header(*k, *v);

@@ -39,6 +39,8 @@ pub struct EnvoyOptions {
     pub vars: Vec<(String, String)>,
     /// HTTP filters before meshward, as `- {json}` list items.
     pub pre_filters: String,
+    /// Envoy's `allow_on_headers_stop_iteration` on the Wasm filter.
+    pub allow_stop_iteration: bool,
 }
 
 impl EnvoyOptions {
@@ -53,7 +55,14 @@ impl EnvoyOptions {
             template: paths::root().join("envoy/meshward.yaml"),
             vars: Vec::new(),
             pre_filters: String::new(),
+            allow_stop_iteration: false,
         }
+    }
+
+    /// Sets Envoy's `allow_on_headers_stop_iteration` (for `inspection.hold_headers`).
+    pub fn allow_stop_iteration(mut self) -> Self {
+        self.allow_stop_iteration = true;
+        self
     }
 
     /// Puts Envoy's jwt_authn in front of meshward the way an Istio
@@ -142,6 +151,10 @@ impl Envoy {
             ("WASM_PATH".to_string(), wasm.display().to_string()),
             ("BUFFER_LIMIT".to_string(), opts.buffer_limit.to_string()),
             ("PRE_FILTERS".to_string(), opts.pre_filters.clone()),
+            (
+                "ALLOW_STOP_ITERATION".to_string(),
+                opts.allow_stop_iteration.to_string(),
+            ),
             (
                 "PLUGIN_CONFIG".to_string(),
                 serde_json::to_string(&opts.plugin_config).expect("json string"),
@@ -245,6 +258,11 @@ impl Envoy {
     /// (0 when absent).
     pub fn metric(&self, sample: &str) -> f64 {
         metric_in(&self.prometheus(), sample)
+    }
+
+    /// Process id of Envoy (for `/proc` readings).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Base URL of the listener.
