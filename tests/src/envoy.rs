@@ -41,6 +41,8 @@ pub struct EnvoyOptions {
     pub pre_filters: String,
     /// Envoy's `allow_on_headers_stop_iteration` on the Wasm filter.
     pub allow_stop_iteration: bool,
+    /// Extra keys of the listener's filter chain (one line of YAML).
+    pub filter_chain_extra: String,
 }
 
 impl EnvoyOptions {
@@ -56,7 +58,32 @@ impl EnvoyOptions {
             vars: Vec::new(),
             pre_filters: String::new(),
             allow_stop_iteration: false,
+            filter_chain_extra: String::new(),
         }
+    }
+
+    /// Terminates mTLS on the listener the way an Istio inbound chain does: the client
+    /// must present a certificate signed by `ca` (its URI SAN is the SPIFFE id).
+    pub fn mtls(
+        mut self,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        ca: &std::path::Path,
+    ) -> Self {
+        let ts = serde_json::json!({
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+                "require_client_certificate": true,
+                "common_tls_context": {
+                    "tls_certificates": [{"certificate_chain": {"filename": cert},
+                                          "private_key": {"filename": key}}],
+                    "validation_context": {"trusted_ca": {"filename": ca}}
+                }
+            }
+        });
+        self.filter_chain_extra = format!("transport_socket: {ts}");
+        self
     }
 
     /// Sets Envoy's `allow_on_headers_stop_iteration` (for `inspection.hold_headers`).
@@ -151,6 +178,10 @@ impl Envoy {
             ("WASM_PATH".to_string(), wasm.display().to_string()),
             ("BUFFER_LIMIT".to_string(), opts.buffer_limit.to_string()),
             ("PRE_FILTERS".to_string(), opts.pre_filters.clone()),
+            (
+                "FILTER_CHAIN_EXTRA".to_string(),
+                opts.filter_chain_extra.clone(),
+            ),
             (
                 "ALLOW_STOP_ITERATION".to_string(),
                 opts.allow_stop_iteration.to_string(),
