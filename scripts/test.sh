@@ -23,7 +23,7 @@ cargo test --quiet -p meshward-core -p meshward-cli
 
 step "core unit tests on wasm32 (wasm-bindgen-test in Node's V8)"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test --quiet -p meshward-core --target wasm32-unknown-unknown
+  cargo test -p meshward-core --target wasm32-unknown-unknown
 
 step "release module"
 scripts/build.sh

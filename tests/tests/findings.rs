@@ -46,12 +46,11 @@ fn start(up: &Upstream, sink: &Sink, templates: serde_json::Value) -> Envoy {
         .unwrap_or_else(|e| panic!("Envoy did not start: {}", e.log))
 }
 
+/// A request: method, path and query, headers.
+type Req = (&'static str, String, Vec<(&'static str, &'static str)>);
+
 /// Sends each request `times` times from 4 threads (both workers see them).
-fn hammer(
-    envoy: &Envoy,
-    reqs: &[(&'static str, String, Vec<(&'static str, &'static str)>)],
-    times: usize,
-) {
+fn hammer(envoy: &Envoy, reqs: &[Req], times: usize) {
     let reqs = Arc::new(reqs.to_vec());
     let base = Arc::new(envoy.url(""));
     let handles: Vec<_> = (0..4)
@@ -104,7 +103,7 @@ fn each_weak_endpoint_yields_exactly_one_finding_with_evidence() {
         ],
         3,
     );
-    let recs = sink.wait_records(Duration::from_secs(10), |r| {
+    sink.wait_records(Duration::from_secs(10), |r| {
         r.iter().filter(|x| x["kind"] == "finding").count() >= 8
     });
     std::thread::sleep(Duration::from_millis(800));
