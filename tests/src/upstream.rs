@@ -165,6 +165,11 @@ pub fn sample_api(req: &Seen) -> Answer {
             ),
         ),
         ("POST", ["login"]) => Answer::json(200, r#"{"ok":true}"#),
+        ("GET", ["search"]) => Answer::json(200, r#"{"results":[{"sku":"A-100","title":"Blue mug"}]}"#),
+        ("GET", ["debug", "crash"]) => Answer::text(
+            500,
+            "java.lang.IllegalStateException: pool exhausted\n\tat com.shop.db.Pool.get(Pool.java:88)\n\tat com.shop.api.Users.find(Users.java:41)\n",
+        ),
         ("POST", ["graphql"]) => Answer::json(200, r#"{"data":{"user":{"id":"1"}}}"#),
         _ => Answer::json(404, r#"{"error":"not found"}"#),
     }

@@ -45,43 +45,82 @@ impl Step {
 fn traffic() -> Vec<Step> {
     let mut steps = vec![
         step("health check (inspection skipped)", "GET", "/healthz"),
-        step("read a user: PII in the response", "GET", "/users/1001")
-            .header("x-user-id", "u-1001"),
         step(
-            "read another user: same endpoint template",
+            "discovery + PII: read a user (masked for a normal caller)",
+            "GET",
+            "/users/1001",
+        )
+        .header("x-user-id", "u-1001"),
+        step(
+            "same template /users/{id}: another user",
             "GET",
             "/users/1002",
         )
         .header("x-user-id", "u-1002"),
         step(
-            "read an order (order ids are not PII)",
+            "trusted admin (API key): exempt from masking",
+            "GET",
+            "/users/1001",
+        )
+        .header("x-api-key", "demo-admin-key"),
+        step(
+            "order ids and timestamps are not PII",
             "GET",
             "/orders/20231129143055123456",
         ),
-        step("login with a password in the body", "POST", "/login")
-            .json(r#"{"username":"zhang.wei","password":"hunter2"}"#),
-        step("GraphQL query", "POST", "/graphql").json(
+        step(
+            "login with a password (Basic auth: weak_auth finding)",
+            "POST",
+            "/login",
+        )
+        .header("authorization", "Basic emhhbmcud2VpOmh1bnRlcjI=")
+        .json(r#"{"username":"zhang.wei","password":"hunter2"}"#),
+        step("GraphQL operation named from the body", "POST", "/graphql").json(
             r#"{"query":"query GetUser { user(id: 1) { id name } }","operationName":"GetUser"}"#,
         ),
-        step("gRPC call", "POST", "/shop.Users/GetUser").header("content-type", "application/grpc"),
+        step("gRPC method as the API", "POST", "/shop.Users/GetUser")
+            .header("content-type", "application/grpc"),
         step(
-            "SQL injection in a query parameter",
+            "DELETE: a dry-run deny rule records, changes nothing",
+            "DELETE",
+            "/orders/7",
+        ),
+        step(
+            "SQL injection in a query parameter: blocked",
             "GET",
             "/orders/1?sort=id%27%20OR%20%271%27=%271",
         ),
-        step("path traversal", "GET", "/files/..%2f..%2fetc%2fpasswd"),
-        step("scanner user-agent", "GET", "/admin").header("user-agent", "sqlmap/1.7.2#stable"),
         step(
-            "undeclared (shadow) endpoint",
+            "path traversal: blocked",
+            "GET",
+            "/files/..%2f..%2fetc%2fpasswd",
+        ),
+        step("XSS in a JSON body: blocked", "POST", "/graphql")
+            .json(r#"{"query":"{ search(q: \"<svg/onload=alert(1)>\") { id } }"}"#),
+        step("scanner user-agent: blocked", "GET", "/search")
+            .header("user-agent", "sqlmap/1.7.2#stable"),
+        step(
+            "undeclared (shadow) endpoint: alert + finding",
             "GET",
             "/internal/debug/vars",
         ),
+        step(
+            "5xx with a stack trace: verbose_errors finding",
+            "GET",
+            "/debug/crash",
+        ),
     ];
+    for i in 0..5 {
+        steps.push(
+            step("search: 3 per minute per caller", "GET", "/search?q=mug")
+                .header("x-user-id", &format!("s{i}")),
+        );
+    }
     for i in 0..6 {
         steps.push(step(
-            "scan for hidden paths",
+            "probing for old APIs (404s): not_found_burst",
             "GET",
-            &format!("/.git/config{i}"),
+            &format!("/old-api/v{i}/export"),
         ));
     }
     steps
@@ -146,18 +185,18 @@ fn main() {
             short(&s.path, 42),
             s.what
         );
-        if s.path.starts_with("/users/1001") || r.status >= 400 && r.body.starts_with('{') {
+        if s.path.starts_with("/users/1001") || r.status == 403 || r.status == 429 {
             samples.push((format!("{} {}", s.method, s.path), r));
         }
     }
 
     println!("\n-- what the callers got (selected bodies) --");
-    for (what, r) in samples.iter().take(6) {
+    for (what, r) in samples.iter().take(8) {
         println!("{what} -> {}\n    {}", r.status, short(&r.body, 200));
     }
 
     let recs = sink.wait_records(Duration::from_secs(5), |r| {
-        r.iter().filter(|x| x["kind"] == "call").count() >= traffic().len() - 1
+        r.iter().filter(|x| x["kind"] == "call").count() >= traffic().len()
     });
     std::thread::sleep(Duration::from_millis(800));
     let recs = if recs.len() < sink.records().len() {
@@ -211,6 +250,41 @@ fn main() {
             println!("    {t:<36} {n}");
         }
     }
+    let findings: Vec<String> = recs
+        .iter()
+        .filter(|r| r["kind"] == "finding")
+        .map(|r| {
+            format!(
+                "{:<26} {} {}  evidence {}",
+                r["finding"].as_str().unwrap_or(""),
+                r["api"]["method"].as_str().unwrap_or(""),
+                r["api"]["path"].as_str().unwrap_or(""),
+                r["evidence"]
+            )
+        })
+        .collect();
+    println!("findings ({}):", findings.len());
+    for f in &findings {
+        println!("    {f}");
+    }
+    for a in recs.iter().filter(|r| r["kind"] == "alert") {
+        println!(
+            "alert: {} by {} (count {}, window {})",
+            a["alert"].as_str().unwrap_or(""),
+            a["actor"],
+            a["count"],
+            a["window"].as_str().unwrap_or("")
+        );
+    }
+    let posts = sink.posts();
+    let valid_otlp = posts
+        .iter()
+        .filter(|p| meshward_e2e::otlp::parse_export_logs(&p.body).is_ok())
+        .count();
+    println!(
+        "OTLP batches that parse as ExportLogsServiceRequest (opentelemetry-proto): {valid_otlp}/{}",
+        posts.len()
+    );
     if let Some(r) = recs.iter().find(|r| {
         r["kind"] == "call"
             && r["api"]["path"]
@@ -243,8 +317,17 @@ fn main() {
     );
     let failures = envoy.vm_failures();
     println!("Wasm VM failures in the Envoy log: {}", failures.len());
-    if recs.is_empty() || !failures.is_empty() {
-        eprintln!("demo FAILED: no records reached the sink, or the VM failed");
+    let blocked = statuses.get(&403).copied().unwrap_or(0);
+    let limited = statuses.get(&429).copied().unwrap_or(0);
+    let masked = actions.get("masked").copied().unwrap_or(0);
+    if recs.is_empty()
+        || !failures.is_empty()
+        || blocked == 0
+        || limited == 0
+        || masked == 0
+        || valid_otlp != posts.len()
+    {
+        eprintln!("demo FAILED: expected records, blocks, a rate limit, masking, valid OTLP and no VM failure");
         std::process::exit(1);
     }
     println!("demo OK");
