@@ -1,0 +1,284 @@
+//! The request pipeline in memory (fake clock, `MemHost`): the order of evaluation,
+//! dry runs and monitor mode, what the adapter is told to change, and the records.
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use meshward_core::config::load_value;
+use meshward_core::exchange::{
+    BodyMode, BodyResult, Direction, Exchange, OutRecord, RequestInfo, RequestPlan, ResponseInfo,
+    StreamEnd,
+};
+use meshward_core::host::MemHost;
+use meshward_core::runtime::{NodeInfo, Runtime};
+use serde_json::{json, Value};
+
+fn rt(cfg: Value) -> Runtime {
+    Runtime::new(
+        load_value(cfg).unwrap().policy,
+        &NodeInfo {
+            plugin_name: "test.meshward".into(),
+            seed: 7,
+            ..Default::default()
+        },
+    )
+}
+
+type Headers = Vec<(String, Vec<u8>)>;
+
+fn h(list: &[(&str, &str)]) -> Headers {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+fn req<'a>(method: &'a str, path: &'a str, headers: &'a Headers) -> RequestInfo<'a> {
+    RequestInfo {
+        method,
+        path,
+        authority: "svc",
+        headers,
+        direction: Direction::Inbound,
+        source_address: Some("10.1.2.3:1234"),
+        principal: None,
+        mtls: false,
+        jwt_authn: None,
+        end_of_stream: true,
+    }
+}
+
+/// Runs one request; returns the plan and the call record.
+fn run(
+    rt: &Runtime,
+    host: &MemHost,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (RequestPlan, Value) {
+    let hs = h(headers);
+    let (ex, plan) = Exchange::start(rt, host, &req(method, path, &hs));
+    let status = plan.answer.as_ref().map_or(200, |a| a.status);
+    let recs = ex.unwrap().finish(
+        rt,
+        host,
+        &StreamEnd {
+            status,
+            ..Default::default()
+        },
+    );
+    let call = recs
+        .into_iter()
+        .find_map(|r| match r {
+            OutRecord::Call(c) => Some(serde_json::to_value(&*c).unwrap()),
+            _ => None,
+        })
+        .expect("a call record");
+    (plan, call)
+}
+
+#[test]
+fn an_access_denial_ends_evaluation_and_spends_no_token() {
+    let rt = rt(json!({"mode": "enforce",
+        "access": {"rules": [{"name": "no-admin", "action": "deny", "when": {"paths": ["/admin/*"]}}]},
+        "rate_limits": [{"name": "one", "key": "source_ip", "limit": {"requests": 1, "per": "1h"}}]}));
+    let host = MemHost::at(1_000_000);
+    for _ in 0..3 {
+        let (plan, rec) = run(
+            &rt,
+            &host,
+            "GET",
+            "/admin/x?q=1%27%20OR%20%271%27%3D%271",
+            &[],
+        );
+        assert_eq!(plan.answer.unwrap().status, 403);
+        assert_eq!(
+            rec["decisions"].as_array().unwrap().len(),
+            1,
+            "threats and limits not evaluated"
+        );
+        assert_eq!(rec["action"], "denied");
+    }
+    let (plan, _) = run(&rt, &host, "GET", "/ok", &[]);
+    assert!(
+        plan.answer.is_none(),
+        "the token was never spent by denied requests"
+    );
+    let (plan, rec) = run(&rt, &host, "GET", "/ok", &[]);
+    assert_eq!(plan.answer.unwrap().status, 429);
+    assert_eq!(rec["action"], "rate_limited");
+}
+
+#[test]
+fn monitor_records_the_would_be_decision_and_changes_nothing() {
+    let cfg = json!({"mode": "monitor",
+        "access": {"rules": [{"name": "no-admin", "action": "deny", "when": {"paths": ["/admin/*"]}}]}});
+    let rt = rt(cfg);
+    let host = MemHost::default();
+    let (plan, rec) = run(&rt, &host, "GET", "/admin/x", &[]);
+    assert!(plan.answer.is_none());
+    assert_eq!(rec["action"], "allowed");
+    assert_eq!(
+        rec["decisions"],
+        json!([{"rule": "no-admin", "kind": "access", "outcome": "denied", "dry_run": true}])
+    );
+}
+
+#[test]
+fn the_adapter_is_told_to_strip_keys_and_untrusted_headers() {
+    let sha = "0d0c6a7f36a5c1a0a5c1a3d0b6f6e4b0b1a3e2b7c8d9e0f1a2b3c4d5e6f7a8b9";
+    let rt = rt(json!({"identity": {"sources": [
+        {"api_key": {"query": "api_key", "strip": true, "keys": [{"name": "k", "sha256": sha}]}}]}}));
+    let host = MemHost::default();
+    let hs = h(&[("x-meshward-account", "admin"), ("accept-encoding", "gzip")]);
+    let (_, plan) = Exchange::start(&rt, &host, &req("GET", "/a?x=1&api_key=secret&y=2", &hs));
+    assert!(plan
+        .remove_headers
+        .contains(&"x-meshward-account".to_string()));
+    assert!(plan.remove_headers.contains(&"accept-encoding".to_string()));
+    assert_eq!(plan.new_path.as_deref(), Some("/a?x=1&y=2"));
+}
+
+#[test]
+fn grpc_calls_are_answered_trailers_only() {
+    let rt = rt(json!({"mode": "enforce", "access": {"default": "deny"}}));
+    let host = MemHost::default();
+    let hs = h(&[("content-type", "application/grpc")]);
+    let (_, plan) = Exchange::start(&rt, &host, &req("POST", "/pkg.Svc/Get", &hs));
+    let a = plan.answer.unwrap();
+    assert_eq!(a.grpc_status, Some(7));
+    assert!(a.body.is_empty());
+}
+
+#[test]
+fn body_blocking_buffers_only_when_it_can_block() {
+    let hs = h(&[("content-type", "application/json")]);
+    let mut r = req("POST", "/notes", &hs);
+    r.end_of_stream = false;
+    let monitor = rt(json!({}));
+    let (_, plan) = Exchange::start(&monitor, &MemHost::default(), &r);
+    assert_eq!(
+        plan.body,
+        BodyMode::Observe,
+        "monitor never blocks: no buffering"
+    );
+    let enforce = rt(json!({"mode": "enforce"}));
+    let (ex, plan) = Exchange::start(&enforce, &MemHost::default(), &r);
+    assert_eq!(plan.body, BodyMode::Buffer);
+    let a = ex
+        .unwrap()
+        .request_body(
+            &enforce,
+            &MemHost::default(),
+            br#"{"q":"1' OR '1'='1"}"#,
+            false,
+        )
+        .unwrap();
+    assert_eq!(a.status, 403);
+    let held = rt(json!({"mode": "enforce", "inspection": {"hold_headers": true}}));
+    let (_, plan) = Exchange::start(&held, &MemHost::default(), &r);
+    assert_eq!(plan.body, BodyMode::Hold);
+}
+
+#[test]
+fn masking_replaces_the_body_and_names_the_headers_to_drop() {
+    let rt = rt(json!({"mode": "enforce", "masking": [{"name": "m", "types": ["cn_mobile"]}]}));
+    let host = MemHost::default();
+    let hs = h(&[]);
+    let (ex, _) = Exchange::start(&rt, &host, &req("GET", "/u/1", &hs));
+    let mut ex = ex.unwrap();
+    let rh = h(&[
+        ("content-type", "application/json"),
+        ("content-length", "30"),
+    ]);
+    let plan = ex.response_headers(
+        &rt,
+        &host,
+        &ResponseInfo {
+            status: 200,
+            headers: &rh,
+            end_of_stream: false,
+        },
+    );
+    assert_eq!(plan.body, BodyMode::Buffer);
+    assert!(
+        plan.remove_headers.contains(&"content-length"),
+        "headers leave first: dropped up front"
+    );
+    match ex.response_body(&rt, &host, &rh, br#"{"m":"13812345678","n":1}"#, false) {
+        BodyResult::Replace { body, .. } => assert_eq!(body, br#"{"m":"138****5678","n":1}"#),
+        other => panic!("{other:?}"),
+    }
+    let recs = ex.finish(
+        &rt,
+        &host,
+        &StreamEnd {
+            status: 200,
+            ..Default::default()
+        },
+    );
+    let OutRecord::Call(c) = &recs[0] else {
+        panic!()
+    };
+    assert_eq!(c.action, "masked");
+    // HEAD and 204 are never masked.
+    let (ex, _) = Exchange::start(&rt, &host, &req("HEAD", "/u/1", &hs));
+    let mut ex = ex.unwrap();
+    let p = ex.response_headers(
+        &rt,
+        &host,
+        &ResponseInfo {
+            status: 200,
+            headers: &rh,
+            end_of_stream: false,
+        },
+    );
+    assert_eq!(p.body, BodyMode::Observe);
+}
+
+#[test]
+fn behavioural_blocks_answer_later_requests_of_the_actor() {
+    let rt = rt(json!({"mode": "enforce", "detection": {"behavior": {
+        "auth_failure_burst": {"count": 3, "per": "5m", "action": "block"}}}}));
+    let host = MemHost::at(10_000_000);
+    let hs = h(&[]);
+    for _ in 0..3 {
+        let (ex, _) = Exchange::start(&rt, &host, &req("POST", "/login", &hs));
+        ex.unwrap().finish(
+            &rt,
+            &host,
+            &StreamEnd {
+                status: 401,
+                ..Default::default()
+            },
+        );
+    }
+    let (plan, rec) = run(&rt, &host, "GET", "/anything", &[]);
+    let a = plan.answer.unwrap();
+    assert_eq!(a.status, 403);
+    assert_eq!(rec["action"], "blocked");
+    host.advance(300_000);
+    let (plan, _) = run(&rt, &host, "GET", "/anything", &[]);
+    assert!(plan.answer.is_none(), "the block ends with the window");
+}
+
+#[test]
+fn sampling_keeps_everything_but_plain_allowed_calls() {
+    let rt = rt(json!({"events": {"sample": 0}, "mode": "enforce",
+        "access": {"rules": [{"name": "d", "action": "deny", "when": {"paths": ["/x"]}}]}}));
+    let host = MemHost::default();
+    let hs = h(&[]);
+    let (ex, _) = Exchange::start(&rt, &host, &req("GET", "/plain", &hs));
+    let recs = ex.unwrap().finish(
+        &rt,
+        &host,
+        &StreamEnd {
+            status: 200,
+            ..Default::default()
+        },
+    );
+    assert!(
+        recs.iter().all(|r| !matches!(r, OutRecord::Call(_))),
+        "plain allowed call not sampled"
+    );
+    let (_, rec) = run(&rt, &host, "GET", "/x", &[]);
+    assert_eq!(rec["action"], "denied", "decisions are always recorded");
+}
