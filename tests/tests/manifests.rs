@@ -13,13 +13,23 @@ fn crd_dir() -> PathBuf {
         .unwrap_or_else(|| paths::root().join("../shared/istio-crds"))
 }
 
+/// The YAML files under `dir`, recursively (`istio/optional/`, `examples/policies/`, ...).
 fn yaml_files(dir: &str) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(paths::root().join(dir))
-        .unwrap_or_else(|e| panic!("{dir}: {e}"))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
+    let mut out = Vec::new();
+    let mut stack = vec![paths::root().join(dir)];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)
+            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+            .flatten()
+        {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                out.push(p);
+            }
+        }
+    }
     out.sort();
     out
 }
@@ -73,6 +83,24 @@ fn every_manifest_validates_against_the_istio_crds() {
     assert!(out.contains("RequestAuthentication"), "{out}");
     assert!(out.contains("ServiceEntry"), "{out}");
     assert!(out.contains("DestinationRule"), "{out}");
+    // The scan reaches the subfolders: the optional EnvoyFilter and the use-case policies.
+    assert!(
+        out.contains(
+            "EnvoyFilter meshward-hold-headers valid against networking.istio.io/v1alpha3"
+        ),
+        "{out}"
+    );
+    for name in [
+        "meshward-pii-masking",
+        "meshward-bola",
+        "meshward-login",
+        "meshward-shadow-api",
+    ] {
+        assert!(
+            out.contains(&format!("WasmPlugin {name} valid against")),
+            "{name}: {out}"
+        );
+    }
 }
 
 #[test]
@@ -140,6 +168,91 @@ fn stats_settings_cover_every_label() {
         assert!(
             istio.contains(&format!("            - {label}\n")),
             "istio/stats-annotations-patch.yaml lacks `{label}` in extraStatTags"
+        );
+    }
+}
+
+/// Wasm filter configs an `EnvoyFilter` adds over ECDS (`EXTENSION_CONFIG`), with the
+/// file, the extension name and the whole `config`.
+fn envoy_filter_wasm_configs() -> Vec<(String, String, serde_json::Value, serde_json::Value)> {
+    let mut out = Vec::new();
+    for f in manifests() {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let v: serde_json::Value = serde::Deserialize::deserialize(doc).unwrap();
+            if v["kind"] != "EnvoyFilter" {
+                continue;
+            }
+            for p in v["spec"]["configPatches"].as_array().into_iter().flatten() {
+                let tc = &p["patch"]["value"]["typed_config"];
+                if p["applyTo"] == "EXTENSION_CONFIG"
+                    && tc["@type"]
+                        == "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+                {
+                    out.push((
+                        f.display().to_string(),
+                        p["patch"]["value"]["name"].as_str().unwrap().to_string(),
+                        tc["config"].clone(),
+                        v.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_hold_headers_envoyfilter_is_coherent_and_its_plugin_config_loads_in_a_real_envoy() {
+    let found = envoy_filter_wasm_configs();
+    assert!(
+        found
+            .iter()
+            .any(|(f, ..)| f.ends_with("istio/optional/hold-headers-envoyfilter.yaml")),
+        "{found:?}"
+    );
+    for (file, name, config, doc) in found {
+        // The HTTP filter refers to the extension config by name, over ADS.
+        let filters: Vec<&serde_json::Value> = doc["spec"]["configPatches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["applyTo"] == "HTTP_FILTER")
+            .collect();
+        assert!(
+            filters.iter().any(|p| {
+                let v = &p["patch"]["value"];
+                v["name"] == name.as_str()
+                    && v["config_discovery"]["type_urls"][0]
+                        == "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
+                    && p["match"]["context"] == "SIDECAR_INBOUND"
+            }),
+            "{file}: no inbound HTTP_FILTER for {name}"
+        );
+        assert_eq!(config["root_id"], "meshward", "{file}");
+        assert_eq!(config["failure_policy"], "FAIL_OPEN", "{file}");
+        assert_eq!(config["vm_config"]["vm_id"], "", "{file}");
+        assert_eq!(
+            config["configuration"]["@type"], "type.googleapis.com/google.protobuf.StringValue",
+            "{file}"
+        );
+        let json = config["configuration"]["value"].as_str().unwrap();
+        let plugin: serde_json::Value = serde_json::from_str(json)
+            .unwrap_or_else(|e| panic!("{file}: configuration.value is not JSON: {e}"));
+        // hold_headers only works with allow_on_headers_stop_iteration.
+        if plugin["inspection"]["hold_headers"] == true {
+            assert_eq!(config["allow_on_headers_stop_iteration"], true, "{file}");
+        }
+        let envoy = Envoy::start(&EnvoyOptions::new(json, 1, 1).allow_stop_iteration())
+            .unwrap_or_else(|e| panic!("{file}: Envoy refused the configuration:\n{}", e.log));
+        assert!(
+            envoy.prometheus().contains("meshward_config_info{"),
+            "{file}: meshward did not configure"
+        );
+        assert!(
+            envoy.vm_failures().is_empty(),
+            "{file}: {:?}",
+            envoy.vm_failures()
         );
     }
 }
