@@ -282,8 +282,12 @@ pub struct Exchange {
     response_content: Option<ContentKind>,
     head: bool,
     records: Vec<OutRecord>,
+    value_hashes: Vec<String>,
     hold_request: bool,
 }
+
+/// Keyed value hashes kept per call (`events.values: hash`).
+pub const MAX_VALUE_HASHES: usize = 32;
 
 /// How a body is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -526,6 +530,7 @@ impl Exchange {
             response_content: None,
             head: req.method == "HEAD",
             records: Vec::new(),
+            value_hashes: Vec::new(),
             hold_request: false,
         };
         ex.discover(rt, host);
@@ -947,6 +952,7 @@ impl Exchange {
             }
         }
         self.req.add(&hits);
+        self.hash_values(rt, kind, body, today);
         if self.protocol == Protocol::Graphql {
             let ct = match kind {
                 ContentKind::Graphql => Some("application/graphql"),
@@ -992,6 +998,38 @@ impl Exchange {
             }
         }
         None
+    }
+
+    /// With `events.values: hash`, keyed hash prefixes of the values found in a body
+    /// (`type:12 hex`, at most [`MAX_VALUE_HASHES`] per call); never the values.
+    fn hash_values(&mut self, rt: &Runtime, kind: ContentKind, body: &[u8], today: Date) {
+        if !rt.policy.records.hash_values || self.value_hashes.len() >= MAX_VALUE_HASHES {
+            return;
+        }
+        let mut hits = Hits::new();
+        let out = &mut self.value_hashes;
+        let mut push = |f: crate::sensitive::Found<'_>| {
+            let h = crate::sensitive::value_hash(
+                &rt.hash_key,
+                rt.classifier.type_id(f.type_idx),
+                f.text,
+            );
+            if out.len() < MAX_VALUE_HASHES && !out.contains(&h) {
+                out.push(h);
+            }
+        };
+        match kind {
+            ContentKind::Json => {
+                rt.classifier
+                    .scan_json_with(body, today, &mut hits, &mut push);
+            }
+            ContentKind::Form => rt
+                .classifier
+                .scan_form_with(body, today, &mut hits, &mut push),
+            ContentKind::Text | ContentKind::Graphql => rt
+                .classifier
+                .scan_text_with(body, today, &mut hits, &mut push),
+        }
     }
 
     /// The masking plan of this caller: per type index, the style of the first
@@ -1157,6 +1195,7 @@ impl Exchange {
             }
         }
         self.resp.add(&hits);
+        self.hash_values(rt, kind, body, today);
         // Masking decisions: per rule that masked (or would have masked) a value.
         let mut any_masked = false;
         for (ri, effective) in &rules {
@@ -1388,7 +1427,7 @@ impl Exchange {
                     threats: self.threats,
                     truncated: self.truncated,
                     skipped: self.skipped,
-                    value_hashes: Vec::new(),
+                    value_hashes: std::mem::take(&mut self.value_hashes),
                 })),
             );
         }

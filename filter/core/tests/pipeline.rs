@@ -282,3 +282,46 @@ fn sampling_keeps_everything_but_plain_allowed_calls() {
     let (_, rec) = run(&rt, &host, "GET", "/x", &[]);
     assert_eq!(rec["action"], "denied", "decisions are always recorded");
 }
+
+#[test]
+fn value_hashes_are_keyed_and_never_values() {
+    let cfg = json!({"events": {"values": "hash", "hash_key_env": "K"}});
+    let hashes = |key: &str| {
+        let rt = Runtime::new(
+            load_value(cfg.clone()).unwrap().policy,
+            &NodeInfo {
+                env: vec![("K".into(), key.into())],
+                ..Default::default()
+            },
+        );
+        let host = MemHost::default();
+        let hs = h(&[("content-type", "application/json")]);
+        let mut r = req("POST", "/u", &hs);
+        r.end_of_stream = false;
+        let (ex, _) = Exchange::start(&rt, &host, &r);
+        let mut ex = ex.unwrap();
+        ex.request_body(&rt, &host, br#"{"mobile":"13812345678"}"#, false);
+        let recs = ex.finish(
+            &rt,
+            &host,
+            &StreamEnd {
+                status: 200,
+                ..Default::default()
+            },
+        );
+        let OutRecord::Call(c) = &recs[0] else {
+            panic!()
+        };
+        let text = serde_json::to_string(&**c).unwrap();
+        assert!(!text.contains("13812345678"));
+        c.value_hashes.clone()
+    };
+    let a = hashes("key-a");
+    assert_eq!(a.len(), 1);
+    assert!(
+        a[0].starts_with("cn_mobile:") && a[0].len() == "cn_mobile:".len() + 12,
+        "{a:?}"
+    );
+    assert_eq!(a, hashes("key-a"), "stable for one key");
+    assert_ne!(a, hashes("key-b"), "keyed");
+}
