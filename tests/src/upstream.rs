@@ -165,6 +165,14 @@ pub fn sample_api(req: &Seen) -> Answer {
             ),
         ),
         ("POST", ["login"]) => Answer::json(200, r#"{"ok":true}"#),
+        ("GET", ["export", "customers"]) => {
+            // A deliberately over-exposing endpoint: 60 mobile numbers in one answer.
+            let rows: Vec<String> = (0..60)
+                .map(|i| format!(r#"{{"n":{i},"mobile":"1391234{:04}"}}"#, 1000 + i))
+                .collect();
+            Answer::json(200, &format!("[{}]", rows.join(",")))
+        }
+        ("GET", ["lookup"]) => Answer::json(200, r#"{"found":true}"#),
         ("GET", ["search"]) => Answer::json(200, r#"{"results":[{"sku":"A-100","title":"Blue mug"}]}"#),
         ("GET", ["debug", "crash"]) => Answer::text(
             500,

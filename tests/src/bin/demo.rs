@@ -109,6 +109,17 @@ fn traffic() -> Vec<Step> {
             "GET",
             "/debug/crash",
         ),
+        step(
+            "60 mobiles in one answer: excessive_exposure finding",
+            "GET",
+            "/export/customers",
+        )
+        .header("x-api-key", "demo-admin-key"),
+        step(
+            "an ID number in the query: sensitive_in_url finding",
+            "GET",
+            "/lookup?id_card=11010519491231002X",
+        ),
     ];
     for i in 0..5 {
         steps.push(
