@@ -1,5 +1,6 @@
 //! Shipped manifests and configs: every Istio manifest validates against the CRD
-//! schemas of `../shared/istio-crds`, every shipped pluginConfig loads in a real Envoy,
+//! schemas (vendored from the workspace's `shared/istio-crds` into
+//! `tests/fixtures/istio-crds`), every shipped pluginConfig loads in a real Envoy,
 //! and the stats settings cover every label meshward encodes.
 
 use meshward_e2e::envoy::{Envoy, EnvoyOptions};
@@ -10,7 +11,7 @@ use std::process::Command;
 fn crd_dir() -> PathBuf {
     std::env::var_os("MESHWARD_ISTIO_CRDS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| paths::root().join("../shared/istio-crds"))
+        .unwrap_or_else(|| paths::root().join("tests/fixtures/istio-crds"))
 }
 
 /// The YAML files under `dir`, recursively (`istio/optional/`, `examples/policies/`, ...).
@@ -255,4 +256,27 @@ fn the_hold_headers_envoyfilter_is_coherent_and_its_plugin_config_loads_in_a_rea
             envoy.vm_failures()
         );
     }
+}
+
+#[test]
+fn the_vendored_crds_match_the_workspace_copy_when_there_is_one() {
+    let shared = paths::root().join("../shared/istio-crds");
+    let vendored = paths::root().join("tests/fixtures/istio-crds");
+    let Ok(entries) = std::fs::read_dir(&shared) else {
+        // A clone outside the workspace: the vendored copy is the reference.
+        assert!(vendored
+            .join("wasmplugins.extensions.istio.io.yaml")
+            .exists());
+        return;
+    };
+    let mut n = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let a = std::fs::read(e.path()).unwrap();
+        let b = std::fs::read(vendored.join(&name))
+            .unwrap_or_else(|_| panic!("{name:?} is not vendored in tests/fixtures/istio-crds"));
+        assert_eq!(a, b, "{name:?} differs from the workspace copy");
+        n += 1;
+    }
+    assert!(n >= 8);
 }
