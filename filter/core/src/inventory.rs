@@ -2,6 +2,11 @@
 //! endpoint inventory (bounded by `apis.max_endpoints`) and the findings already
 //! reported. Each is one shared-data value (a sorted list of 64-bit hashes) updated
 //! with compare-and-swap, fronted by a per-VM cache so known items cost no host call.
+//!
+//! Proxy-wasm has no create-if-absent (a `cas` of 0 stores unconditionally), so two
+//! workers that both find the value missing would both "insert first". The value is
+//! therefore created at configure time (`prepare`, before traffic), and an insert that
+//! still finds it missing only creates the empty value and retries with a real `cas`.
 
 use crate::host::{CasOutcome, Host};
 use crate::protect::slots::CAS_ATTEMPTS;
@@ -31,8 +36,14 @@ pub struct SharedSet {
     full: RefCell<bool>,
 }
 
+/// First 8 bytes of every stored set: makes the value non-empty from creation on
+/// (an empty shared-data value reads back as absent through the SDK).
+const HEADER: [u8; 8] = *b"mwset\0\0\x01";
+
 fn decode(bytes: &[u8]) -> Vec<u64> {
     bytes
+        .get(HEADER.len()..)
+        .unwrap_or_default()
         .chunks_exact(8)
         .filter_map(|c| <[u8; 8]>::try_from(c).ok())
         .map(u64::from_le_bytes)
@@ -40,7 +51,12 @@ fn decode(bytes: &[u8]) -> Vec<u64> {
 }
 
 fn encode(items: &[u64]) -> Vec<u8> {
-    items.iter().flat_map(|h| h.to_le_bytes()).collect()
+    let mut out = Vec::with_capacity(HEADER.len() + items.len() * 8);
+    out.extend_from_slice(&HEADER);
+    for h in items {
+        out.extend_from_slice(&h.to_le_bytes());
+    }
+    out
 }
 
 impl SharedSet {
@@ -60,6 +76,18 @@ impl SharedSet {
         self.local.borrow().len()
     }
 
+    /// Creates the shared value if it does not exist yet (configure time, before
+    /// traffic). Returns whether it was created. An existing value is kept.
+    pub fn prepare(&self, host: &dyn Host) -> Result<bool, crate::host::HostError> {
+        match host.shared_get(&self.key)? {
+            Some(_) => Ok(false),
+            None => {
+                host.shared_set(&self.key, &HEADER, 0)?;
+                Ok(true)
+            }
+        }
+    }
+
     /// Inserts `item` unless present; says whether this call was the first.
     pub fn insert(&self, host: &dyn Host, item: u64) -> Seen {
         if self.local.borrow().contains(&item) {
@@ -71,7 +99,14 @@ impl SharedSet {
         for _ in 0..CAS_ATTEMPTS {
             let (mut items, cas) = match host.shared_get(&self.key) {
                 Ok(Some((bytes, cas))) => (decode(&bytes), cas),
-                Ok(None) => (Vec::new(), 0),
+                Ok(None) => {
+                    // Missing (not prepared): create it empty, then retry with its cas,
+                    // so no insert is ever stored unconditionally.
+                    if host.shared_set(&self.key, &HEADER, 0).is_err() {
+                        return Seen::Error;
+                    }
+                    continue;
+                }
                 Err(_) => return Seen::Error,
             };
             match items.binary_search(&item) {
@@ -109,7 +144,7 @@ impl SharedSet {
     /// Size of the shared set (for the `meshward_endpoints` gauge).
     pub fn shared_len(&self, host: &dyn Host) -> Option<u64> {
         match host.shared_get(&self.key) {
-            Ok(Some((bytes, _))) => Some((bytes.len() / 8) as u64),
+            Ok(Some((bytes, _))) => Some((bytes.len().saturating_sub(HEADER.len()) / 8) as u64),
             Ok(None) => Some(0),
             Err(_) => None,
         }
@@ -141,6 +176,30 @@ mod tests {
         }
         assert!(h.shared_bytes() < 64, "{}", h.shared_bytes());
         assert!(a.local_len() <= 3);
+    }
+
+    #[test]
+    fn prepare_creates_once_and_keeps_items() {
+        let h = MemHost::default();
+        let a = SharedSet::new("p|mw|fd".into(), 8);
+        let b = SharedSet::new("p|mw|fd".into(), 8);
+        assert_eq!(a.prepare(&h), Ok(true));
+        assert_eq!(a.shared_len(&h), Some(0));
+        assert_eq!(a.insert(&h, 7), Seen::New(1));
+        assert_eq!(b.prepare(&h), Ok(false), "a later worker keeps the set");
+        assert_eq!(b.insert(&h, 7), Seen::Known);
+    }
+
+    #[test]
+    fn unprepared_insert_never_stores_unconditionally() {
+        let h = MemHost::default();
+        let a = SharedSet::new("p|mw|fd".into(), 8);
+        assert_eq!(a.insert(&h, 1), Seen::New(1));
+        // The first write created the empty value (cas 1), the insert used its cas.
+        assert_eq!(
+            h.shared_get("p|mw|fd").unwrap().map(|(_, cas)| cas),
+            Some(2)
+        );
     }
 
     #[test]

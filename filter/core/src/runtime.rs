@@ -182,7 +182,8 @@ impl Runtime {
     }
 
     /// Prepares shared state before traffic (configure time): creates the sets of every
-    /// rate and data limit that do not exist yet. Returns the sets created.
+    /// rate and data limit, the endpoint inventory and the findings set, where they do
+    /// not exist yet. Returns the values created.
     pub fn prepare(
         &self,
         host: &dyn crate::host::Host,
@@ -193,6 +194,12 @@ impl Runtime {
         }
         for l in &self.data_limiters {
             n += l.prepare(host)?;
+        }
+        for set in [&self.endpoints, &self.findings] {
+            n += u64::from(
+                set.prepare(host)
+                    .map_err(|_| crate::protect::slots::SlotError::Host)?,
+            );
         }
         Ok(n)
     }
