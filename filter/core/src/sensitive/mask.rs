@@ -99,7 +99,11 @@ fn chars(s: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
             0xF0..=0xF7 => 4,
             _ => 1,
         };
-        let n = if std::str::from_utf8(s.get(i..i + n).unwrap_or_default()).is_ok() {
+        // A sequence cut by the end of `s` is invalid too (fuzz: `EMP123456\xe5`).
+        let n = if s
+            .get(i..i + n)
+            .is_some_and(|c| std::str::from_utf8(c).is_ok())
+        {
             n
         } else {
             1
@@ -568,6 +572,46 @@ mod tests {
             )
             .is_none());
         assert_eq!(out, b"prefix");
+    }
+
+    /// Fuzz regression (classify_mask, minimised): a custom-type match in a text body
+    /// whose last byte starts a UTF-8 sequence cut by the end of the body indexed past
+    /// the end in `keep_ends` (a VM trap on Latin-1 text such as `Jos\xe9`).
+    #[test]
+    fn text_ending_in_a_cut_utf8_sequence_masks_without_panicking() {
+        let cfg = br#"{"sensitive": {"custom": [{"id": "employee_id", "pattern": "EMP\\d{6}", "level": 3}]}}"#;
+        let c = Classifier::new(&crate::config::load(cfg).unwrap().policy.sensitive);
+        let t = Date::new(2025, 6, 1).unwrap();
+        for style in [MaskStyle::Partial, MaskStyle::Full, MaskStyle::Hash] {
+            for body in [
+                &b"EMP123456\xe5"[..],
+                b"EMP123456 Jos\xe9",
+                b"\xe5\x8cEMP123456\xe5\x8c",
+            ] {
+                let mut out = Vec::new();
+                let stats = c.mask_text(body, &plan_all(&c, style), b"k", t, &mut out);
+                assert_eq!(stats.total, 1, "{style:?} {body:?}");
+                // Only the id is rewritten; the invalid bytes around it stay as they were.
+                let id = body.windows(9).position(|w| w == b"EMP123456").unwrap();
+                assert_eq!(&out[..id], &body[..id]);
+                assert_eq!(&out[out.len() - (body.len() - id - 9)..], &body[id + 9..]);
+            }
+        }
+        let mut out = Vec::new();
+        keep_ends(b"ab\xe5", 1, 1, &mut out);
+        assert_eq!(
+            out, b"**\xe5",
+            "too short to keep anything; the cut byte stays"
+        );
+        let mut out = Vec::new();
+        partial(
+            Some(B::Address),
+            "北京市朝阳区建国路88号\u{fffd}".as_bytes(),
+            &mut out,
+        );
+        let mut out2 = Vec::new();
+        partial(Some(B::Address), b"\xe5\x8c", &mut out2);
+        assert_eq!(out2, b"**");
     }
 
     #[test]

@@ -475,32 +475,29 @@ impl Classifier {
         if self.custom.is_empty() {
             return;
         }
-        let text = String::from_utf8_lossy(value);
-        let lossless = matches!(text, std::borrow::Cow::Borrowed(_));
         for c in &self.custom {
             let keyed = key.is_some_and(|k| {
                 c.keys
                     .iter()
                     .any(|ck| ck.as_bytes().eq_ignore_ascii_case(k))
             });
-            for m in c.re.find_iter(&text) {
-                let ok = keyed || v::by_name(&c.validator, m.as_str().as_bytes(), today);
-                if ok && lossless {
-                    out.push(Match {
-                        idx: c.idx,
-                        start: m.start() as u32,
-                        end: m.end() as u32,
-                        builtin: None,
-                    });
-                } else if ok {
-                    // Offsets differ from the raw bytes: count the value as a whole.
-                    out.push(Match {
-                        idx: c.idx,
-                        start: 0,
-                        end: value.len() as u32,
-                        builtin: None,
-                    });
+            // Patterns run on each valid UTF-8 run of the value, so match offsets are
+            // offsets in the raw bytes (invalid bytes, say Latin-1 text, never make a
+            // match cover more than what the pattern matched).
+            let mut base = 0usize;
+            for chunk in value.utf8_chunks() {
+                let text = chunk.valid();
+                for m in c.re.find_iter(text) {
+                    if keyed || v::by_name(&c.validator, m.as_str().as_bytes(), today) {
+                        out.push(Match {
+                            idx: c.idx,
+                            start: (base + m.start()) as u32,
+                            end: (base + m.end()) as u32,
+                            builtin: None,
+                        });
+                    }
                 }
+                base += text.len() + chunk.invalid().len();
             }
         }
     }
