@@ -699,7 +699,11 @@ pub fn compile(raw: &RawConfig, bytes: &[u8], cx: &mut Cx) -> Policy {
         detection: detection(&raw.detection, cx),
         findings: findings(&raw.findings),
         events: events(&raw.events, cx),
-        records: records(&raw.events, cx),
+        records: records(
+            &raw.events,
+            raw.masking.iter().any(|m| m.style == raw::MaskStyle::Hash),
+            cx,
+        ),
         sensitive,
     };
     policy
@@ -1464,7 +1468,11 @@ fn events(raw: &raw::Events, cx: &mut Cx) -> Option<EventsPolicy> {
     })
 }
 
-fn records(raw: &raw::Events, cx: &mut Cx) -> RecordPolicy {
+/// The key variable hashes use when `events.hash_key_env` is not given (the
+/// contract's default).
+pub const DEFAULT_HASH_KEY_ENV: &str = "MESHWARD_HASH_KEY";
+
+fn records(raw: &raw::Events, hash_masking: bool, cx: &mut Cx) -> RecordPolicy {
     if !(0.0..=1.0).contains(&raw.sample) {
         cx.err("events.sample", "must be a fraction from 0 to 1");
     }
@@ -1476,11 +1484,22 @@ fn records(raw: &raw::Events, cx: &mut Cx) -> RecordPolicy {
             );
         }
     }
+    let hash_values = raw.values == raw::ValuesMode::Hash;
+    let hash_accounts = raw.account_ids == raw::AccountIds::Hash;
+    // When anything is hashed, the key comes from `MESHWARD_HASH_KEY` unless another
+    // variable is named: an unkeyed hash of a phone number or an id is reversed by
+    // enumeration, so hashes are never unkeyed by default (the runtime warns when the
+    // variable is not set).
+    let hashing = hash_values || hash_accounts || hash_masking;
+    let hash_key_env = raw
+        .hash_key_env
+        .clone()
+        .or_else(|| hashing.then(|| DEFAULT_HASH_KEY_ENV.to_string()));
     RecordPolicy {
         sample: raw.sample.clamp(0.0, 1.0),
-        hash_key_env: raw.hash_key_env.clone(),
-        hash_values: raw.values == raw::ValuesMode::Hash,
-        hash_accounts: raw.account_ids == raw::AccountIds::Hash,
+        hash_key_env,
+        hash_values,
+        hash_accounts,
     }
 }
 
@@ -1599,6 +1618,26 @@ mod tests {
         assert_eq!(
             l.policy.events.as_ref().unwrap().authority,
             "otel-collector.observability"
+        );
+    }
+
+    /// Issue 8 (leaks e2e): `values: hash` without `hash_key_env` hashed with an empty
+    /// HMAC key (reversible for phone numbers); the contract's default is
+    /// `MESHWARD_HASH_KEY`.
+    #[test]
+    fn hashes_are_keyed_by_default() {
+        let env = |cfg: serde_json::Value| load_value(cfg).unwrap().policy.records.hash_key_env;
+        assert_eq!(env(json!({})), None, "nothing hashed: no key needed");
+        for cfg in [
+            json!({"events": {"values": "hash"}}),
+            json!({"events": {"account_ids": "hash"}}),
+            json!({"masking": [{"name": "m", "types": ["cn_mobile"], "style": "hash"}]}),
+        ] {
+            assert_eq!(env(cfg).as_deref(), Some(DEFAULT_HASH_KEY_ENV));
+        }
+        assert_eq!(
+            env(json!({"events": {"values": "hash", "hash_key_env": "OTHER"}})).as_deref(),
+            Some("OTHER")
         );
     }
 
