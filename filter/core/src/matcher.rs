@@ -389,3 +389,154 @@ mod tests {
         assert!(PathPattern::parse("/a/{id}/*").is_err());
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    /// Reference glob: `*` matches any run of characters, by dynamic programming.
+    fn glob_ref(p: &[char], s: &[char]) -> bool {
+        let mut m = vec![vec![false; s.len() + 1]; p.len() + 1];
+        m[0][0] = true;
+        for i in 1..=p.len() {
+            if p[i - 1] == '*' {
+                m[i][0] = m[i - 1][0];
+            }
+            for j in 1..=s.len() {
+                m[i][j] = if p[i - 1] == '*' {
+                    m[i - 1][j] || m[i][j - 1]
+                } else {
+                    m[i - 1][j - 1] && p[i - 1] == s[j - 1]
+                };
+            }
+        }
+        m[p.len()][s.len()]
+    }
+
+    /// Reference containment over u128 prefixes (IPv4 in its own 32-bit space, an
+    /// IPv4-mapped IPv6 address as its IPv4 address).
+    fn cidr_ref(net: IpAddr, prefix: u8, ip: IpAddr) -> bool {
+        let top = |v: u128, width: u32| -> u128 {
+            let p = u32::from(prefix);
+            if p == 0 {
+                0
+            } else {
+                v >> (width - p)
+            }
+        };
+        match (net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                top(u128::from(u32::from(n)), 32) == top(u128::from(u32::from(i)), 32)
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) => top(u128::from(n), 128) == top(u128::from(i), 128),
+            (IpAddr::V4(n), IpAddr::V6(i)) => {
+                let v = u128::from(i);
+                v >> 32 == 0xffff && top(u128::from(u32::from(n)), 32) == top(v & 0xffff_ffff, 32)
+            }
+            (IpAddr::V6(_), IpAddr::V4(_)) => false,
+        }
+    }
+
+    fn ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<u32>().prop_map(|v| IpAddr::V4(Ipv4Addr::from(v))),
+            // Near-misses share a prefix with 10.0.0.0/8 and fd00::/8.
+            (0u32..1 << 24).prop_map(|v| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | v))),
+            any::<u128>().prop_map(|v| IpAddr::V6(Ipv6Addr::from(v))),
+            any::<u128>().prop_map(|v| IpAddr::V6(Ipv6Addr::from((0xfd << 120) | (v >> 8)))),
+            any::<u32>().prop_map(|v| IpAddr::V6(Ipv4Addr::from(v).to_ipv6_mapped())),
+        ]
+    }
+
+    fn segment() -> impl Strategy<Value = (bool, String)> {
+        (any::<bool>(), "[a-z0-9]{1,6}")
+    }
+
+    proptest! {
+        #[test]
+        fn glob_agrees_with_the_reference(p in "[ab*/é]{0,8}", s in "[ab/é]{0,10}") {
+            let pc: Vec<char> = p.chars().collect();
+            let sc: Vec<char> = s.chars().collect();
+            prop_assert_eq!(Glob::new(&p).matches(&s), glob_ref(&pc, &sc), "glob {:?} on {:?}", p, s);
+        }
+
+        #[test]
+        fn globs_match_what_they_were_built_from(pieces in proptest::collection::vec("[a-c/]{0,4}", 1..5), fill in proptest::collection::vec("[a-z/]{0,5}", 5)) {
+            // Joining the pieces with any fillers matches the glob joined with stars.
+            let pattern = pieces.join("*");
+            let mut s = String::new();
+            for (i, piece) in pieces.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(&fill[i % fill.len()]);
+                }
+                s.push_str(piece);
+            }
+            prop_assert!(Glob::new(&pattern).matches(&s), "{:?} on {:?}", pattern, s);
+        }
+
+        #[test]
+        fn cidr_containment_agrees_with_u128_prefixes(net in ip(), prefix in 0u8..=128, probe in ip()) {
+            let max = if net.is_ipv4() { 32 } else { 128 };
+            let prefix = prefix % (max + 1);
+            let text = format!("{net}/{prefix}");
+            let c = Cidr::parse(&text).unwrap();
+            prop_assert_eq!(c.contains(probe), cidr_ref(net, prefix, probe), "{} contains {}", text, probe);
+            // The network always contains its own address; a bare address is a host route.
+            prop_assert!(c.contains(net));
+            prop_assert_eq!(Cidr::parse(&net.to_string()).unwrap().contains(probe), net == probe || cidr_ref(net, max, probe));
+        }
+
+        #[test]
+        fn templates_match_exactly_the_paths_they_describe(
+            segs in proptest::collection::vec(segment(), 0..6),
+            values in proptest::collection::vec("[A-Za-z0-9_.-]{1,8}", 6),
+            trailing in any::<bool>(),
+        ) {
+            let mut t = String::new();
+            let mut path = String::new();
+            for (i, (param, lit)) in segs.iter().enumerate() {
+                if *param {
+                    t.push_str(&format!("/{{p{i}}}"));
+                    path.push('/');
+                    path.push_str(&values[i]);
+                } else {
+                    t.push('/');
+                    t.push_str(lit);
+                    path.push('/');
+                    path.push_str(lit);
+                }
+            }
+            if t.is_empty() {
+                t.push('/');
+                path.push('/');
+            } else if trailing {
+                path.push('/');
+            }
+            let tpl = Template::parse(&t).unwrap();
+            prop_assert!(tpl.matches(&path), "{} on {}", t, path);
+            let pat = PathPattern::parse(&t).unwrap();
+            if segs.iter().any(|(param, _)| *param) {
+                // A `paths` entry with a parameter is a template (an exact path
+                // without one is compared as written).
+                prop_assert!(pat.matches(&path, "/not-the-template"));
+            }
+            // One segment more or less never matches.
+            let longer = format!("{}/extra", path.trim_end_matches('/'));
+            prop_assert!(!tpl.matches(&longer), "{} on {}", t, longer);
+            if let Some((shorter, _)) = path.trim_end_matches('/').rsplit_once('/') {
+                if !segs.is_empty() {
+                    let shorter = if shorter.is_empty() { "/" } else { shorter };
+                    prop_assert!(!tpl.matches(shorter), "{} on {:?}", t, shorter);
+                }
+            }
+            // A changed literal never matches.
+            if let Some(i) = segs.iter().position(|(param, _)| !param) {
+                let mut parts: Vec<String> = path.trim_end_matches('/').split('/').map(str::to_string).collect();
+                parts[i + 1].push('x');
+                prop_assert!(!tpl.matches(&parts.join("/")));
+            }
+        }
+    }
+}

@@ -1386,3 +1386,169 @@ mod props {
         }
     }
 }
+
+/// Check-digit algorithms: generated valid values always validate, and every
+/// single-character substitution is caught (Luhn, ISO 7064 MOD 11-2, ISO 13616
+/// mod-97 over digits, GB 32100 mod 31).
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[allow(clippy::unwrap_used)] // test helpers: clippy sees `cfg(all(test, ..))` as non-test
+mod checksum_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn today() -> Date {
+        Date::new(2025, 1, 1).unwrap()
+    }
+
+    /// `s` with the character at `pos` replaced by the `pick`-th other character of
+    /// `alphabet` (never the same character, ignoring ASCII case).
+    fn substitute(s: &[u8], pos: usize, alphabet: &[u8], pick: usize) -> Vec<u8> {
+        let pos = pos % s.len();
+        let others: Vec<u8> = alphabet
+            .iter()
+            .copied()
+            .filter(|c| !c.eq_ignore_ascii_case(&s[pos]))
+            .collect();
+        let mut t = s.to_vec();
+        t[pos] = others[pick % others.len()];
+        t
+    }
+
+    fn resident_id(area: usize, days: i64, seq: u32) -> Vec<u8> {
+        let provinces = ["11", "15", "23", "37", "46", "54", "65", "71", "83"];
+        let b = Date::from_days(-7000 + days);
+        let mut s = format!(
+            "{}0105{:04}{:02}{:02}{:03}",
+            provinces[area % provinces.len()],
+            b.year(),
+            b.month(),
+            b.day(),
+            seq
+        )
+        .into_bytes();
+        let c = cn_resident_id_check(&s).unwrap();
+        s.push(c);
+        s
+    }
+
+    /// A compact IBAN of `cc` with a numeric BBAN built from `digits`.
+    fn iban_of(cc: &[u8; 2], digits: &[u8]) -> Vec<u8> {
+        let len = iban_length(cc).unwrap();
+        let bban: Vec<u8> = (0..len - 4)
+            .map(|i| b'0' + digits[i % digits.len()])
+            .collect();
+        let mut s = cc.to_vec();
+        s.extend_from_slice(b"00");
+        s.extend_from_slice(&bban);
+        let check = 98 - iban_remainder(&s).unwrap();
+        s[2] = b'0' + (check / 10) as u8;
+        s[3] = b'0' + (check % 10) as u8;
+        s
+    }
+
+    fn uscc_of(head: usize, division: u32, org: &[u8]) -> Vec<u8> {
+        let heads: [&[u8; 2]; 6] = [b"11", b"52", b"31", b"61", b"91", b"Y1"];
+        let mut s = heads[head % heads.len()].to_vec();
+        s.extend_from_slice(format!("{}", 110_000 + division % 540_000).as_bytes());
+        let org_chars = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+        let mut body: Vec<u8> = org
+            .iter()
+            .map(|&i| org_chars[usize::from(i) % org_chars.len()])
+            .collect();
+        body.truncate(8);
+        let oc = cn_org_code_check(&body).unwrap();
+        s.extend_from_slice(&body);
+        s.push(oc);
+        let c = cn_uscc_check(&s).unwrap();
+        s.push(c);
+        s
+    }
+
+    proptest! {
+        #[test]
+        fn luhn_catches_every_single_digit_change(
+            body in proptest::collection::vec(0u8..10, 12..19),
+            pos in any::<usize>(),
+            pick in any::<usize>(),
+        ) {
+            let mut d: Vec<u8> = body.iter().map(|x| b'0' + x).collect();
+            d.push(luhn_check_digit(&d));
+            prop_assert!(luhn(&d));
+            let bad = substitute(&d, pos, b"0123456789", pick);
+            prop_assert!(!luhn(&bad), "{} -> {}", String::from_utf8_lossy(&d), String::from_utf8_lossy(&bad));
+        }
+
+        #[test]
+        fn mod11_catches_every_single_character_change(
+            area in any::<usize>(), days in 0i64..20000, seq in 0u32..1000,
+            pos in any::<usize>(), pick in any::<usize>(),
+        ) {
+            let id = resident_id(area, days, seq);
+            prop_assert!(cn_resident_id(&id, today()), "{}", String::from_utf8_lossy(&id));
+            let bad = substitute(&id, pos, b"0123456789X", pick);
+            prop_assert!(!cn_resident_id(&bad, today()), "{} -> {}", String::from_utf8_lossy(&id), String::from_utf8_lossy(&bad));
+            // The lower-case check character is the same id.
+            prop_assert!(cn_resident_id(&id.to_ascii_lowercase(), today()));
+        }
+
+        #[test]
+        fn mod97_catches_every_single_digit_change(
+            country in 0usize..6,
+            digits in proptest::collection::vec(0u8..10, 1..30),
+            pos in any::<usize>(), pick in any::<usize>(),
+        ) {
+            let cc = [b"DE", b"GB", b"FR", b"NL", b"NO", b"SA"][country];
+            let s = iban_of(cc, &digits);
+            // GB and NL BBANs start with a bank code of letters in real life; a
+            // numeric one still satisfies the checksum, which is what is tested here.
+            prop_assert!(iban(&s), "{}", String::from_utf8_lossy(&s));
+            let p = 2 + pos % (s.len() - 2);
+            let bad = substitute(&s, p, b"0123456789", pick);
+            prop_assert!(!iban(&bad), "{} -> {}", String::from_utf8_lossy(&s), String::from_utf8_lossy(&bad));
+            // A changed country letter breaks the checksum or the length.
+            let bad_cc = substitute(&s, pos % 2, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", pick);
+            prop_assert!(!iban(&bad_cc));
+        }
+
+        #[test]
+        fn gb32100_catches_every_single_character_change(
+            head in any::<usize>(), division in any::<u32>(),
+            org in proptest::collection::vec(any::<u8>(), 8),
+            pos in any::<usize>(), pick in any::<usize>(),
+        ) {
+            let s = uscc_of(head, division, &org);
+            prop_assert!(cn_uscc_check(&s[..17]) == Some(s[17]), "{}", String::from_utf8_lossy(&s));
+            if cn_province(&s[2..4]) {
+                prop_assert!(cn_uscc(&s), "{}", String::from_utf8_lossy(&s));
+            }
+            let bad = substitute(&s, pos, USCC_CHARS, pick);
+            prop_assert!(cn_uscc_check(&bad[..17]) != Some(bad[17]), "{} -> {}", String::from_utf8_lossy(&s), String::from_utf8_lossy(&bad));
+            prop_assert!(!cn_uscc(&bad));
+        }
+    }
+
+    #[test]
+    fn gb32100_generated_codes_validate_with_a_province() {
+        // Division 110000..=650000 starts with a province prefix for these heads.
+        for (div, org) in [
+            (0u32, b"MA01ABCD"),
+            (200_000, b"12345678"),
+            (539_999, b"Y0Y0Y0Y0"),
+        ] {
+            let s = uscc_of(
+                4,
+                div,
+                &org.map(|c| {
+                    b"0123456789ABCDEFGHJKLMNPQRTUWXY"
+                        .iter()
+                        .position(|&x| x == c)
+                        .unwrap() as u8
+                }),
+            );
+            if cn_province(&s[2..4]) {
+                assert!(cn_uscc(&s), "{}", String::from_utf8_lossy(&s));
+            }
+        }
+        assert!(cn_uscc(b"91350100M000100Y43"));
+    }
+}
