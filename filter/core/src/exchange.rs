@@ -227,6 +227,19 @@ impl Counts {
             }
         }
     }
+    fn add_counts(&mut self, other: &Counts) {
+        for (ti, n) in other.types() {
+            if self.0.len() <= ti {
+                self.0.resize(ti + 1, 0);
+            }
+            if let Some(c) = self.0.get_mut(ti) {
+                *c = c.saturating_add(n);
+            }
+        }
+    }
+    fn count(&self, ti: usize) -> u32 {
+        self.0.get(ti).copied().unwrap_or(0)
+    }
     fn types(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
         self.0.iter().copied().enumerate().filter(|(_, n)| *n > 0)
     }
@@ -388,6 +401,39 @@ impl Exchange {
             source_ip: self.source_ip,
             headers,
         }
+    }
+
+    /// What `start` does under `enabled: false`, from only the facts it needs: counts
+    /// the request (by protocol) when its direction is listed. The adapter calls this
+    /// instead of `start` for a disabled configuration, so the off switch reads two
+    /// headers and one property instead of every header.
+    pub fn count_only(
+        rt: &Runtime,
+        host: &dyn Host,
+        direction: Direction,
+        path: &str,
+        content_type: Option<&str>,
+    ) {
+        let p = &rt.policy;
+        let listed = match direction {
+            Direction::Outbound => p.outbound,
+            _ => p.inbound,
+        };
+        if !listed {
+            return;
+        }
+        let (raw_path, _) = crate::text::split_query(path);
+        let norm = api::normalize(raw_path);
+        let protocol = api::protocol(&p.apis, content_type, &norm.path);
+        host.incr(rt.layout.requests(protocol), 1);
+    }
+
+    /// Whether `response_headers` can do anything but note the status (which nothing
+    /// reads when the response body is not inspected): false when meshward answered,
+    /// the request is not inspected, or response bodies are off. The adapter then
+    /// skips reading the response headers.
+    pub fn wants_response_headers(&self, rt: &Runtime) -> bool {
+        self.answered.is_none() && self.inspect && rt.policy.inspection.response_body
     }
 
     /// Starts an exchange on request headers. `None` when meshward does not act on
@@ -829,26 +875,27 @@ impl Exchange {
         // Sensitive data in the URL and the scanned headers.
         if self.inspect {
             let today = Date::from_unix_ms(self.ts);
-            let mut uh = Hits::new();
-            if let Some(q) = query {
-                rt.classifier.scan_form(q.as_bytes(), today, &mut uh);
-            }
-            for seg in self.path.split('/').filter(|s| !s.is_empty()) {
-                rt.classifier
-                    .scan_value(None, seg.as_bytes(), today, &mut uh);
-            }
-            self.url.add(&uh);
-            let mut hh = Hits::new();
-            for name in &p.sensitive.headers {
-                if let Some(v) = header(req.headers, name) {
-                    rt.classifier.scan_value(Some(name), v, today, &mut hh);
+            rt.with_hits(|uh| {
+                if let Some(q) = query {
+                    rt.classifier.scan_form(q.as_bytes(), today, uh);
                 }
-            }
-            if let Some(c) = header(req.headers, "cookie") {
-                rt.classifier.scan_form(&cookie_as_form(c), today, &mut hh);
-            }
-            self.req.add(&uh);
-            self.req.add(&hh);
+                for seg in self.path.split('/').filter(|s| !s.is_empty()) {
+                    rt.classifier.scan_value(None, seg.as_bytes(), today, uh);
+                }
+                self.url.add(uh);
+                self.req.add(uh);
+            });
+            rt.with_hits(|hh| {
+                for name in &p.sensitive.headers {
+                    if let Some(v) = header(req.headers, name) {
+                        rt.classifier.scan_value(Some(name), v, today, hh);
+                    }
+                }
+                if let Some(c) = header(req.headers, "cookie") {
+                    rt.classifier.scan_form(&cookie_as_form(c), today, hh);
+                }
+                self.req.add(hh);
+            });
         }
         None
     }
@@ -941,17 +988,18 @@ impl Exchange {
         }
         let kind = self.request_content?;
         let today = Date::from_unix_ms(self.ts);
-        let mut hits = Hits::new();
-        match kind {
-            ContentKind::Json => {
-                rt.classifier.scan_json(body, today, &mut hits);
+        rt.with_hits(|hits| {
+            match kind {
+                ContentKind::Json => {
+                    rt.classifier.scan_json(body, today, hits);
+                }
+                ContentKind::Form => rt.classifier.scan_form(body, today, hits),
+                ContentKind::Text | ContentKind::Graphql => {
+                    rt.classifier.scan_text(body, today, hits)
+                }
             }
-            ContentKind::Form => rt.classifier.scan_form(body, today, &mut hits),
-            ContentKind::Text | ContentKind::Graphql => {
-                rt.classifier.scan_text(body, today, &mut hits)
-            }
-        }
-        self.req.add(&hits);
+            self.req.add(hits);
+        });
         self.hash_values(rt, kind, body, today);
         if self.protocol == Protocol::Graphql {
             let ct = match kind {
@@ -968,18 +1016,20 @@ impl Exchange {
             let mut found = FamilySet::EMPTY;
             match kind {
                 ContentKind::Json => {
-                    let mut w = crate::json::Walker::new(crate::json::DEFAULT_MAX_DEPTH);
-                    let mut n = 0usize;
-                    w.walk(body, |v| {
-                        if v.kind == crate::json::Kind::String {
-                            n += 1;
-                            found = found.union(rt.detector.inspect(v.text, Place::Body));
-                        }
-                        if n > 4096 {
-                            crate::json::Step::Stop
-                        } else {
-                            crate::json::Step::Continue
-                        }
+                    // The VM's walker (default depth): its buffers are reused.
+                    rt.with_hits(|h| {
+                        let mut n = 0usize;
+                        h.scratch.walker.walk(body, |v| {
+                            if v.kind == crate::json::Kind::String {
+                                n += 1;
+                                found = found.union(rt.detector.inspect(v.text, Place::Body));
+                            }
+                            if n > 4096 {
+                                crate::json::Step::Stop
+                            } else {
+                                crate::json::Step::Continue
+                            }
+                        });
                     });
                 }
                 ContentKind::Form => {
@@ -1006,7 +1056,6 @@ impl Exchange {
         if !rt.policy.records.hash_values || self.value_hashes.len() >= MAX_VALUE_HASHES {
             return;
         }
-        let mut hits = Hits::new();
         let out = &mut self.value_hashes;
         let mut push = |f: crate::sensitive::Found<'_>| {
             let h = crate::sensitive::value_hash(
@@ -1018,18 +1067,15 @@ impl Exchange {
                 out.push(h);
             }
         };
-        match kind {
+        rt.with_hits(|hits| match kind {
             ContentKind::Json => {
-                rt.classifier
-                    .scan_json_with(body, today, &mut hits, &mut push);
+                rt.classifier.scan_json_with(body, today, hits, &mut push);
             }
-            ContentKind::Form => rt
-                .classifier
-                .scan_form_with(body, today, &mut hits, &mut push),
-            ContentKind::Text | ContentKind::Graphql => rt
-                .classifier
-                .scan_text_with(body, today, &mut hits, &mut push),
-        }
+            ContentKind::Form => rt.classifier.scan_form_with(body, today, hits, &mut push),
+            ContentKind::Text | ContentKind::Graphql => {
+                rt.classifier.scan_text_with(body, today, hits, &mut push)
+            }
+        });
     }
 
     /// The masking plan of this caller: per type index, the style of the first
@@ -1161,40 +1207,39 @@ impl Exchange {
         let today = Date::from_unix_ms(self.ts);
         let (plan, rules) = self.mask_plan(rt, headers);
         let maskable = !truncated && !self.head && !matches!(self.status, 204 | 206 | 304);
-        let mut hits = Hits::new();
         let mut out = Vec::new();
         let mut masked = None;
-        if maskable && plan.iter().any(Option::is_some) {
-            masked = match kind {
-                ContentKind::Json => rt.classifier.mask_json_with(
-                    body,
-                    &plan,
-                    &rt.hash_key,
-                    today,
-                    &mut out,
-                    &mut hits,
-                ),
-                _ => Some(rt.classifier.mask_text_with(
-                    body,
-                    &plan,
-                    &rt.hash_key,
-                    today,
-                    &mut out,
-                    &mut hits,
-                )),
-            };
-        }
-        if masked.is_none() {
-            hits.clear();
-            match kind {
-                ContentKind::Json => {
-                    rt.classifier.scan_json(body, today, &mut hits);
-                }
-                ContentKind::Form => rt.classifier.scan_form(body, today, &mut hits),
-                _ => rt.classifier.scan_text(body, today, &mut hits),
+        let mut hits = Counts::default();
+        rt.with_hits(|h| {
+            if maskable && plan.iter().any(Option::is_some) {
+                masked = match kind {
+                    ContentKind::Json => {
+                        rt.classifier
+                            .mask_json_with(body, &plan, &rt.hash_key, today, &mut out, h)
+                    }
+                    _ => Some(rt.classifier.mask_text_with(
+                        body,
+                        &plan,
+                        &rt.hash_key,
+                        today,
+                        &mut out,
+                        h,
+                    )),
+                };
             }
-        }
-        self.resp.add(&hits);
+            if masked.is_none() {
+                h.clear();
+                match kind {
+                    ContentKind::Json => {
+                        rt.classifier.scan_json(body, today, h);
+                    }
+                    ContentKind::Form => rt.classifier.scan_form(body, today, h),
+                    _ => rt.classifier.scan_text(body, today, h),
+                }
+            }
+            hits.add(h);
+        });
+        self.resp.add_counts(&hits);
         self.hash_values(rt, kind, body, today);
         // Masking decisions: per rule that masked (or would have masked) a value.
         let mut any_masked = false;
@@ -1331,9 +1376,50 @@ impl Exchange {
     }
 
     /// Ends the exchange: behavioural accounting, findings, and the records to send.
-    pub fn finish(mut self, rt: &Runtime, host: &dyn Host, end: &StreamEnd) -> Vec<OutRecord> {
+    pub fn finish(self, rt: &Runtime, host: &dyn Host, end: &StreamEnd) -> Vec<OutRecord> {
+        let end = *end;
+        self.finish_lazy(rt, host, true, move || end)
+    }
+
+    /// [`Exchange::finish`] for the adapter: `end` (host reads) is called only when
+    /// something needs it (behaviour, findings, or a call record), and with
+    /// `want_records: false` (no `events.cluster`) no call record is built at all.
+    /// Decisions, stats, behaviour and findings are the same as `finish`.
+    pub fn finish_lazy(
+        mut self,
+        rt: &Runtime,
+        host: &dyn Host,
+        want_records: bool,
+        end: impl FnOnce() -> StreamEnd,
+    ) -> Vec<OutRecord> {
+        let f = &rt.policy.findings;
+        let any_finding = f.unauthenticated_sensitive.is_some()
+            || f.excessive_exposure.is_some()
+            || f.sensitive_in_url.is_some()
+            || f.plaintext_sensitive.is_some()
+            || f.weak_auth
+            || f.verbose_errors
+            || f.undeclared;
+        let behave = self.actor.is_some() && rt.behavior.is_active();
+        let mut end = Some(end);
+        let mut known: Option<StreamEnd> = None;
+        let mut stream_end = move || -> StreamEnd {
+            if let Some(e) = known {
+                return e;
+            }
+            let e = end.take().map_or_else(StreamEnd::default, |f| f());
+            known = Some(e);
+            e
+        };
+        // Status as the caller got it (0 when nothing needs it: then no finding can
+        // use it either, all being off).
+        let status = if behave || any_finding {
+            stream_end().status
+        } else {
+            0
+        };
         if self.status == 0 {
-            self.status = end.status;
+            self.status = status;
         }
         let level = self.level(rt);
         // Behaviour.
@@ -1342,7 +1428,7 @@ impl Exchange {
                 let api = format!("{} {}", self.method, self.template);
                 let obs = Observation {
                     actor,
-                    status: end.status,
+                    status,
                     own_answer: self.answered.is_some(),
                     path: &self.path,
                     api: &api,
@@ -1365,7 +1451,7 @@ impl Exchange {
                 }
             }
         }
-        self.findings(rt, host, end.status);
+        self.findings(rt, host, status);
         // Stats of sensitive values, once per request.
         for (msg, hits) in [
             (Message::Request, &self.req),
@@ -1390,7 +1476,8 @@ impl Exchange {
             || !self.threats.is_empty()
             || level >= 3;
         let mut out = std::mem::take(&mut self.records);
-        if always || rt.sampled() {
+        if want_records && (always || rt.sampled()) {
+            let end = stream_end();
             let sensitive = SensitiveCounts {
                 request: counts_map(rt, &self.req),
                 response: counts_map(rt, &self.resp),

@@ -11,9 +11,9 @@ use crate::detect::{Detector, Family, FamilySet};
 use crate::identity::Identifier;
 use crate::inventory::SharedSet;
 use crate::protect::limits::{DataLimiter, RateLimiter};
-use crate::sensitive::Classifier;
+use crate::sensitive::{Classifier, Hits};
 use crate::stats::Layout;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 /// The per-VM runtime of one configuration.
 #[derive(Debug)]
@@ -51,6 +51,10 @@ pub struct Runtime {
     pub warnings: Vec<String>,
     rng: Cell<u64>,
     hs256_issuers: std::cell::RefCell<Vec<String>>,
+    /// Scan results and scratch buffers reused by every exchange of this VM: the JSON
+    /// walker's stack, value buffers and the key-classification cache (JSON keys repeat
+    /// across the requests of an API) are allocated once, not per body.
+    scratch: RefCell<Hits>,
 }
 
 /// Facts about the proxy the adapter reads once per configuration.
@@ -166,6 +170,20 @@ impl Runtime {
             hash_key,
             rng: Cell::new(node.seed | 1),
             hs256_issuers: std::cell::RefCell::new(Vec::new()),
+            scratch: RefCell::new(Hits::new()),
+        }
+    }
+
+    /// Runs `f` with this VM's cleared scan results (a fresh `Hits` if they are in use
+    /// already, which the exchange never does). The counts are cleared, the buffers
+    /// and caches kept.
+    pub fn with_hits<R>(&self, f: impl FnOnce(&mut Hits) -> R) -> R {
+        match self.scratch.try_borrow_mut() {
+            Ok(mut h) => {
+                h.clear();
+                f(&mut h)
+            }
+            Err(_) => f(&mut Hits::new()),
         }
     }
 

@@ -31,6 +31,13 @@ pub fn property_i64(path: &[&str]) -> Option<i64> {
     Some(i64::from_le_bytes(arr))
 }
 
+/// An unsigned integer property (8 little-endian bytes), e.g. `connection.id`.
+pub fn property_u64(path: &[&str]) -> Option<u64> {
+    let b = property(path)?;
+    let arr: [u8; 8] = b.get(..8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(arr))
+}
+
 /// Wall-clock milliseconds from the host.
 pub fn now_ms() -> u64 {
     hostcalls::get_current_time()

@@ -101,6 +101,14 @@ fn pseudo<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// One request header as text (`None` when absent, unreadable or not UTF-8).
+fn header_value(name: &str) -> Option<String> {
+    hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
+        .ok()
+        .flatten()
+        .and_then(|v| String::from_utf8(v).ok())
+}
+
 fn status_of(headers: &[(String, Vec<u8>)]) -> u16 {
     pseudo(headers, ":status").parse().unwrap_or(0)
 }
@@ -112,6 +120,22 @@ impl HttpContext for Stream {
         let Some(active) = self.active.clone() else {
             return Action::Continue;
         };
+        if !active.rt.policy.enabled {
+            // The off switch: count the request, read nothing else.
+            let direction = Direction::from_envoy(
+                envoy::property_i64(&["xds", "listener_direction"]).unwrap_or(0),
+            );
+            let path = header_value(":path");
+            let content_type = header_value("content-type");
+            Exchange::count_only(
+                &active.rt,
+                &active.host,
+                direction,
+                path.as_deref().unwrap_or(""),
+                content_type.as_deref(),
+            );
+            return Action::Continue;
+        }
         let headers = match hostcalls::get_map_bytes(MapType::HttpRequestHeaders) {
             Ok(h) => h,
             Err(_) => {
@@ -119,13 +143,12 @@ impl HttpContext for Stream {
                 return Action::Continue;
             }
         };
-        let direction =
-            Direction::from_envoy(envoy::property_i64(&["xds", "listener_direction"]).unwrap_or(0));
+        let conn = active.connection();
+        let direction = Direction::from_envoy(conn.direction);
+        // Per request: under `use_remote_address: false` it comes from x-forwarded-for.
         let source = envoy::property_str(&["source", "address"]);
-        let principal = envoy::property_str(&["connection", "uri_san_peer_certificate"])
-            .filter(|p| !p.is_empty());
-        let mtls = envoy::property(&["connection", "mtls"])
-            .is_some_and(|b| b.first().copied().unwrap_or(0) != 0);
+        let principal = conn.principal.as_deref();
+        let mtls = conn.mtls;
         let jwt_authn = if active.wants_jwt_authn {
             // The typed Metadata protobuf (the per-filter property loses types).
             envoy::property(&["metadata"])
@@ -140,7 +163,7 @@ impl HttpContext for Stream {
             headers: &headers,
             direction,
             source_address: source.as_deref(),
-            principal: principal.as_deref(),
+            principal,
             mtls,
             jwt_authn: jwt_authn.as_ref(),
             end_of_stream,
@@ -218,6 +241,9 @@ impl HttpContext for Stream {
         let (Some(active), Some(ex)) = (self.active.clone(), self.exchange.as_mut()) else {
             return Action::Continue;
         };
+        if !ex.wants_response_headers(&active.rt) {
+            return Action::Continue;
+        }
         let headers = match hostcalls::get_map_bytes(MapType::HttpResponseHeaders) {
             Ok(h) => h,
             Err(_) => {
@@ -234,7 +260,12 @@ impl HttpContext for Stream {
                 end_of_stream,
             },
         );
-        for h in &plan.remove_headers {
+        // Removing an absent header is a no-op: skip the host call.
+        for h in plan
+            .remove_headers
+            .iter()
+            .filter(|h| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(h)))
+        {
             if hostcalls::set_map_value(MapType::HttpResponseHeaders, h, None).is_err() {
                 self.internal_error(ErrorSite::HostCall);
             }
@@ -334,21 +365,25 @@ impl HttpContext for Stream {
         let (Some(active), Some(ex)) = (self.active.clone(), self.exchange.take()) else {
             return;
         };
-        let status = envoy::property_i64(&["response", "code"]).unwrap_or(0);
-        let duration_ns = envoy::property_i64(&["request", "duration"]).unwrap_or(0);
-        let size = |p: &[&str]| {
-            envoy::property_i64(p)
-                .and_then(|v| u64::try_from(v).ok())
-                .unwrap_or(0)
+        let events = active.rt.policy.events.as_ref();
+        // Read from Envoy only when behaviour, findings or a call record need it.
+        let end = || {
+            let status = envoy::property_i64(&["response", "code"]).unwrap_or(0);
+            let duration_ns = envoy::property_i64(&["request", "duration"]).unwrap_or(0);
+            let size = |p: &[&str]| {
+                envoy::property_i64(p)
+                    .and_then(|v| u64::try_from(v).ok())
+                    .unwrap_or(0)
+            };
+            StreamEnd {
+                status: u16::try_from(status).unwrap_or(0),
+                duration_ms: u64::try_from(duration_ns / 1_000_000).unwrap_or(0),
+                request_bytes: size(&["request", "size"]),
+                response_bytes: size(&["response", "size"]),
+            }
         };
-        let end = StreamEnd {
-            status: u16::try_from(status).unwrap_or(0),
-            duration_ms: u64::try_from(duration_ns / 1_000_000).unwrap_or(0),
-            request_bytes: size(&["request", "size"]),
-            response_bytes: size(&["response", "size"]),
-        };
-        let records = ex.finish(&active.rt, &active.host, &end);
-        let Some(events) = active.rt.policy.events.as_ref() else {
+        let records = ex.finish_lazy(&active.rt, &active.host, events.is_some(), end);
+        let Some(events) = events else {
             return;
         };
         for r in records {

@@ -16,6 +16,35 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+/// Facts of a downstream connection that stay the same for all its requests.
+#[derive(Debug, Default)]
+pub struct ConnFacts {
+    /// Envoy's `connection.id` (`None`: unknown, the facts were read for one request).
+    pub id: Option<u64>,
+    /// `xds.listener_direction`.
+    pub direction: i64,
+    /// `connection.uri_san_peer_certificate` (non-empty).
+    pub principal: Option<String>,
+    /// `connection.mtls`.
+    pub mtls: bool,
+}
+
+impl ConnFacts {
+    fn read(id: Option<u64>) -> Self {
+        Self {
+            id,
+            direction: envoy::property_i64(&["xds", "listener_direction"]).unwrap_or(0),
+            principal: envoy::property_str(&["connection", "uri_san_peer_certificate"])
+                .filter(|p| !p.is_empty()),
+            mtls: envoy::property(&["connection", "mtls"])
+                .is_some_and(|b| b.first().copied().unwrap_or(0) != 0),
+        }
+    }
+}
+
+/// Slots of the per-VM connection cache (direct-mapped by connection id).
+const CONN_SLOTS: usize = 64;
+
 /// What streams share with the root context of their VM.
 #[derive(Debug)]
 pub struct Active {
@@ -27,9 +56,39 @@ pub struct Active {
     pub queue: Option<RefCell<EventQueue>>,
     /// An `envoy_jwt` source needs jwt_authn's metadata on each request.
     pub wants_jwt_authn: bool,
+    /// Connection facts of recent connections (keep-alive: one read per connection
+    /// instead of three property reads per request). Bounded.
+    conns: RefCell<Vec<Option<Rc<ConnFacts>>>>,
 }
 
 impl Active {
+    /// The facts of the current stream's connection, from the cache when this VM has
+    /// seen the connection before (Envoy connection ids are unique per process).
+    pub fn connection(&self) -> Rc<ConnFacts> {
+        let id = envoy::property_u64(&["connection", "id"]);
+        let Some(id) = id else {
+            return Rc::new(ConnFacts::read(None));
+        };
+        let slot = usize::try_from(id % CONN_SLOTS as u64).unwrap_or(0);
+        if let Ok(conns) = self.conns.try_borrow() {
+            if let Some(Some(c)) = conns.get(slot) {
+                if c.id == Some(id) {
+                    return Rc::clone(c);
+                }
+            }
+        }
+        let facts = Rc::new(ConnFacts::read(Some(id)));
+        if let Ok(mut conns) = self.conns.try_borrow_mut() {
+            if conns.is_empty() {
+                conns.resize(CONN_SLOTS, None);
+            }
+            if let Some(s) = conns.get_mut(slot) {
+                *s = Some(Rc::clone(&facts));
+            }
+        }
+        facts
+    }
+
     /// Queues an encoded record, counting a drop when the buffer is full.
     pub fn enqueue(&self, entry: Vec<u8>) {
         if let Some(q) = &self.queue {
@@ -290,6 +349,7 @@ impl RootContext for Root {
             host,
             queue,
             wants_jwt_authn,
+            conns: RefCell::new(Vec::new()),
         }));
         true
     }
