@@ -2,9 +2,11 @@
 //! meshward.wasm, a scriptable upstream, a collector sink, and an HTTP client.
 
 pub mod client;
+pub mod curl;
 pub mod envoy;
 pub mod otlp;
 pub mod paths;
+pub mod raw;
 pub mod schema;
 pub mod sink;
 pub mod upstream;
