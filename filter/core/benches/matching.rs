@@ -1,15 +1,17 @@
-//! Path normalisation, endpoint templating and rule path matching: ns per call on
-//! typical paths (`cargo bench -p meshward-core --bench matching`). Prints a table; a
-//! plain copy of the path into a reused buffer is the reference row.
+//! Path normalisation, endpoint templating, rule path matching and access evaluation
+//! (the 20 deny rules of `scripts/bench.sh`): ns per call on typical paths
+//! (`cargo bench -p meshward-core --bench matching`). Prints a table; a plain copy of
+//! the path into a reused buffer is the reference row.
 
 use meshward_core::api::{normalize_into, Templater};
 use meshward_core::matcher::{PathPattern, PathSet};
+use meshward_core::protect::{evaluate_access, Subject};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 /// Rounds; every case is measured once per round, cases interleaved (bench.md).
 const ROUNDS: usize = 7;
-/// Time per case and round (14 cases x 7 rounds x 60 ms: about 6 s in all).
+/// Time per case and round (17 cases x 7 rounds x 60 ms: about 7 s in all).
 const SLICE: Duration = Duration::from_millis(60);
 
 type Case<'a> = (&'static str, Box<dyn FnMut() + 'a>);
@@ -109,6 +111,52 @@ fn main() {
         hit.push(p);
     }
     let set_hit = PathSet(hit);
+
+    // The 20 deny rules (path prefix + header) of scripts/bench.sh.
+    let rules: Vec<serde_json::Value> = (0..20)
+        .map(|i| {
+            serde_json::json!({"name": format!("deny-area-{i:02}"), "action": "deny",
+                "when": {"paths": [format!("/admin/area{i:02}/*")],
+                         "headers": {"x-tenant": [format!("blocked-{i:02}")]}}})
+        })
+        .collect();
+    let access = match meshward_core::config::load_value(serde_json::json!({
+        "access": { "default": "allow", "rules": rules }
+    })) {
+        Ok(l) => l.policy.access,
+        Err(e) => {
+            eprintln!("bench config refused: {e:?}");
+            return;
+        }
+    };
+    let req_headers: Vec<(String, Vec<u8>)> = vec![
+        (":authority".into(), b"orders:8080".to_vec()),
+        (
+            "authorization".into(),
+            b"Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln".to_vec(),
+        ),
+        ("accept".into(), b"application/json".to_vec()),
+        ("user-agent".into(), b"bench-client/1.0".to_vec()),
+        (
+            "x-request-id".into(),
+            b"5f0c6a4e-6d1b-4b7e-9d8a-2b1c3d4e5f60".to_vec(),
+        ),
+        ("x-tenant".into(), b"blocked-19".to_vec()),
+    ];
+    let subject = |path: &'static str, template: &'static str| Subject {
+        principal: Some("spiffe://cluster.local/ns/web/sa/frontend"),
+        namespace: Some("web"),
+        account: None,
+        claims: None,
+        method: "GET",
+        path,
+        template,
+        source_ip: "10.1.2.3".parse().ok(),
+        headers: &req_headers,
+    };
+    let miss = subject("/api/v1/users/12345/orders", "/api/v1/users/{int}/orders");
+    let path_only = subject("/admin/area07/report", "/admin/area07/report");
+    let last = subject("/admin/area19/report", "/admin/area19/report");
 
     let mut first = String::with_capacity(1024);
     templater.template("GET", typical, &mut first);
@@ -212,6 +260,24 @@ fn main() {
             let (set, tpl) = (&set_hit, template.as_str());
             Box::new(move || {
                 black_box(set.matches(black_box(typical), black_box(tpl)));
+            })
+        }),
+        ("access 20 deny rules, no path matches", {
+            let (a, s) = (&access, &miss);
+            Box::new(move || {
+                black_box(evaluate_access(a, black_box(s)));
+            })
+        }),
+        ("access 20 deny rules, path ok, header not", {
+            let (a, s) = (&access, &path_only);
+            Box::new(move || {
+                black_box(evaluate_access(a, black_box(s)));
+            })
+        }),
+        ("access 20 deny rules, the last denies", {
+            let (a, s) = (&access, &last);
+            Box::new(move || {
+                black_box(evaluate_access(a, black_box(s)));
             })
         }),
     ];

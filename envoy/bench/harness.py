@@ -1,0 +1,969 @@
+#!/usr/bin/env python3
+"""Benchmark and memory-soak driver of meshward (python3 stdlib only).
+
+Run through scripts/bench.sh and scripts/soak.sh, which do the set-up (wrk, Envoy,
+the release module) first. The protocol is the contract's (../shared/spec/bench.md):
+
+- one Envoy process per setup (plain, native, off, policy, full, monitor), each with
+  one worker, all started once and kept up; only the one being measured is loaded;
+- the Envoy under test pinned to one core (taskset), wrk and the upstream Envoy (a
+  direct_response server that is also the event sink) to the other;
+- `wrk -t1 -c16`, a 1 s warm-up run, then a measured run of 4-5 s, per setup and round;
+  the setups are shuffled in every round;
+- per setup: requests/s, p50/p99 latency, Envoy CPU seconds per 10k requests (utime +
+  stime of /proc/<pid>/stat around the run), resident memory (VmRSS);
+- ratios are medians of the paired per-round ratios.
+"""
+
+import argparse
+import base64
+import glob
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+WASM = ROOT / "target/wasm32-wasip1/release/meshward.wasm"
+SETUPS = ["plain", "native", "off", "policy", "full", "monitor"]
+MESHWARD_SETUPS = {"off", "policy", "full", "monitor"}
+N_RULES = 20
+N_TOKENS = 100
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MODULE_LIMIT = 3 * 1024 * 1024 // 2
+
+# Targets of bench.md: (name, numerator, denominator, metric, op, bound).
+TARGETS = [
+    ("throughput policy/off", "policy", "off", "rps", ">=", 0.97),
+    ("throughput full/off", "full", "off", "rps", ">=", 0.90),
+    ("CPU per request full/off", "full", "off", "cpu", "<=", 1.20),
+]
+REPORTED = [
+    ("throughput off/plain", "off", "plain", "rps"),
+    ("throughput policy/native", "policy", "native", "rps"),
+    ("throughput monitor/off", "monitor", "off", "rps"),
+    ("throughput native/plain", "native", "plain", "rps"),
+    ("CPU per request policy/off", "policy", "off", "cpu"),
+    ("CPU per request monitor/off", "monitor", "off", "cpu"),
+]
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def envoy_bin():
+    found = sorted(glob.glob(str(ROOT / ".venv/lib/python3*/site-packages/envoy/_bin/envoy")))
+    if not found:
+        sys.exit("[bench] Envoy not found in .venv (run scripts/setup.sh)")
+    return found[0]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def render(text, values):
+    for k, v in values.items():
+        text = text.replace("${" + k + "}", str(v))
+    return text
+
+
+# ------------------------------------------------------------------ configurations
+
+# The endpoints of the traffic (templates of the `full` setup's `apis.templates`).
+ENDPOINTS = [
+    ("GET", "/api/v1/users/{id}"),
+    ("GET", "/api/v1/users/{id}/orders"),
+    ("GET", "/api/v1/orders/{id}"),
+    ("GET", "/api/v1/products/{id}/reviews"),
+    ("POST", "/api/v1/orders"),
+]
+
+
+def deny_rules():
+    """The 20 deny rules (path prefix + header) both `native` and meshward enforce."""
+    return [
+        {
+            "name": f"deny-area-{i:02d}",
+            "action": "deny",
+            "when": {
+                "paths": [f"/admin/area{i:02d}/*"],
+                "headers": {"x-tenant": [f"blocked-{i:02d}"]},
+            },
+        }
+        for i in range(N_RULES)
+    ]
+
+
+# A limit no benchmark run reaches (the bucket refills faster than any run sends).
+NEVER = {"requests": 100_000_000, "per": "1s"}
+
+DETECTION_OFF = {
+    "injection": {f: "off" for f in ["sqli", "xss", "path_traversal", "command", "ssrf", "jndi"]},
+    "scanners": "off",
+    "behavior": {
+        "not_found_burst": False,
+        "auth_failure_burst": False,
+        "enumeration": False,
+        "off_hours": False,
+    },
+}
+FINDINGS_OFF = {
+    f: False
+    for f in [
+        "unauthenticated_sensitive",
+        "excessive_exposure",
+        "sensitive_in_url",
+        "plaintext_sensitive",
+        "weak_auth",
+        "verbose_errors",
+        "undeclared",
+    ]
+}
+
+
+def plugin_config(setup, soak=False):
+    """The pluginConfig of a meshward setup (JSON, as Istio hands it to the filter)."""
+    if setup == "off":
+        return {"enabled": False}
+    if setup == "policy":
+        return {
+            "mode": "enforce",
+            "inspection": {"request_body": False, "response_body": False},
+            "detection": DETECTION_OFF,
+            "findings": FINDINGS_OFF,
+            "access": {"default": "allow", "rules": deny_rules()},
+            "rate_limits": [{"name": "per-source", "key": "source_ip", "limit": NEVER}],
+        }
+    cfg = {
+        "mode": "monitor" if setup == "monitor" else "enforce",
+        "service": "bench.default",
+        "apis": {"templates": [f"{m} {p}" for m, p in ENDPOINTS]},
+        "identity": {
+            "trust_forwarded_ip": soak,
+            "sources": [{"jwt": {"header": "authorization", "claim": "sub"}}],
+        },
+        "sensitive": {"types": "all"},
+        "masking": [
+            {
+                "name": "mask-pii",
+                "types": ["cn_resident_id", "bank_card", "cn_mobile", "email"],
+                "style": "partial",
+            }
+        ],
+        "access": {"default": "allow", "rules": deny_rules()},
+        "rate_limits": [
+            {"name": "per-account", "key": "account", "limit": NEVER},
+            {"name": "per-api", "key": "api", "limit": NEVER},
+        ],
+        "detection": {
+            "injection": {
+                "sqli": "block",
+                "xss": "block",
+                "path_traversal": "block",
+                "command": "block",
+                "ssrf": "alert",
+                "jndi": "block",
+                "where": ["path", "query", "headers", "body"],
+            },
+            "scanners": "alert",
+        },
+        "events": {
+            "cluster": "outbound|4318||collector.local",
+            "authority": "collector.local",
+            "path": "/v1/logs",
+            "format": "otlp",
+            "flush_interval": "1s",
+            "sample": 1.0,
+        },
+    }
+    if soak:
+        # 100k distinct paths: no declared templates, every path is discovered.
+        cfg["apis"] = {}
+    return cfg
+
+
+ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+}
+
+
+def native_filters():
+    """Envoy's rbac with the same 20 deny rules, and local_ratelimit with one bucket."""
+    policies = {}
+    for i in range(N_RULES):
+        policies[f"deny-area-{i:02d}"] = {
+            "permissions": [
+                {
+                    "and_rules": {
+                        "rules": [
+                            {"url_path": {"path": {"prefix": f"/admin/area{i:02d}/"}}},
+                            {
+                                "header": {
+                                    "name": "x-tenant",
+                                    "string_match": {"exact": f"blocked-{i:02d}"},
+                                }
+                            },
+                        ]
+                    }
+                }
+            ],
+            "principals": [{"any": True}],
+        }
+    rbac = {
+        "name": "envoy.filters.http.rbac",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+            "rules": {"action": "DENY", "policies": policies},
+        },
+    }
+    pct = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}
+    ratelimit = {
+        "name": "envoy.filters.http.local_ratelimit",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+            "stat_prefix": "bench_rl",
+            "token_bucket": {
+                "max_tokens": NEVER["requests"],
+                "tokens_per_fill": NEVER["requests"],
+                "fill_interval": "1s",
+            },
+            "filter_enabled": dict(pct, runtime_key="rl_enabled"),
+            "filter_enforced": dict(pct, runtime_key="rl_enforced"),
+        },
+    }
+    return [rbac, ratelimit, ROUTER]
+
+
+def meshward_filter(cfg):
+    """The Wasm filter the way istiod configures a WasmPlugin (envoy/meshward.yaml)."""
+    return {
+        "name": "istio-system.meshward",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": "istio-system.meshward",
+                "root_id": "meshward",
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": json.dumps(cfg, separators=(",", ":")),
+                },
+                "vm_config": {
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "vm_id": "",
+                    "code": {"local": {"filename": str(WASM)}},
+                    "environment_variables": {
+                        "key_values": {"MESHWARD_HASH_KEY": "bench-hash-key"}
+                    },
+                },
+                "failure_policy": "FAIL_OPEN",
+            },
+        },
+    }
+
+
+def http_filters(setup, soak=False):
+    if setup == "plain":
+        return [ROUTER]
+    if setup == "native":
+        return native_filters()
+    return [meshward_filter(plugin_config(setup, soak)), ROUTER]
+
+
+# ------------------------------------------------------------------ processes
+
+
+class Envoy:
+    """One Envoy process, pinned to `cpu`, with its admin port."""
+
+    def __init__(self, name, config, cpu, workdir, port):
+        self.name = name
+        self.port = port
+        self.admin = free_port()
+        cfg_path = workdir / f"{name}.yaml"
+        cfg_path.write_text(render(config, {"ADMIN_PORT": self.admin}))
+        self.log_path = workdir / f"{name}.log"
+        cmd = [
+            envoy_bin(),
+            "-c",
+            str(cfg_path),
+            "--concurrency",
+            "1",
+            "--use-dynamic-base-id",
+            "-l",
+            "warning",
+            "--component-log-level",
+            "wasm:warning",
+        ]
+        if cpu is not None:
+            cmd = ["taskset", "-c", str(cpu)] + cmd
+        with open(self.log_path, "w") as logf:
+            self.proc = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=logf, start_new_session=True
+            )
+        self.pid = self.proc.pid
+
+    def wait_ready(self, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"envoy {self.name} exited:\n{self.log()[-3000:]}")
+            if self.admin_get("/ready") == "LIVE":
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"envoy {self.name} not ready:\n{self.log()[-3000:]}")
+
+    def admin_get(self, path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}{path}", timeout=5) as r:
+                return r.read().decode().strip()
+        except (urllib.error.URLError, OSError):
+            return None
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stat(self, name):
+        """A counter or gauge from /stats (0 when absent)."""
+        text = self.admin_get(f"/stats?filter=^{name}$") or ""
+        for line in text.splitlines():
+            k, _, v = line.partition(": ")
+            if k == name:
+                try:
+                    return int(v)
+                except ValueError:
+                    return 0
+        return 0
+
+    def stats_text(self, filt):
+        return self.admin_get(f"/stats?filter={filt}") or ""
+
+    def cpu_ticks(self):
+        """utime + stime of the process (all threads), in clock ticks."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+
+    def rss_kib(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def cpus():
+    """(cpu of the Envoy under test, cpu of wrk and the upstream), or Nones."""
+    avail = sorted(os.sched_getaffinity(0))
+    if len(avail) < 2:
+        log("fewer than 2 CPUs: nothing is pinned")
+        return None, None
+    return avail[0], avail[1]
+
+
+def start_upstream(workdir, cpu):
+    port = free_port()
+    text = render(
+        (HERE / "upstream.yaml").read_text(),
+        {"LISTEN_PORT": port, "RESPONSE_FILE": HERE / "response.json"},
+    )
+    up = Envoy("upstream", text, cpu, workdir, port)
+    up.wait_ready()
+    return up
+
+
+def start_subject(setup, workdir, cpu, upstream_port, soak=False):
+    port = free_port()
+    text = render(
+        (HERE / "subject.yaml").read_text(),
+        {
+            "LISTEN_PORT": port,
+            "UPSTREAM_PORT": upstream_port,
+            "HTTP_FILTERS": json.dumps(http_filters(setup, soak)),
+        },
+    )
+    return Envoy(setup, text, cpu, workdir, port)
+
+
+def http(port, method, path, headers=None, body=None):
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=body, method=method, headers=headers or {}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+# ------------------------------------------------------------------ traffic
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(sub, seed):
+    """A JWT meshward decodes without verifying (HS256 header, random signature)."""
+    header = b64url(b'{"alg":"HS256","typ":"JWT"}')
+    payload = b64url(
+        json.dumps(
+            {
+                "iss": "https://idp.example.com",
+                "sub": sub,
+                "aud": "bench",
+                "iat": 1735689600,
+                "exp": 4102444800,
+                "role": "customer",
+            },
+            separators=(",", ":"),
+        ).encode()
+    )
+    rng = random.Random(seed)
+    sig = b64url(bytes(rng.randrange(256) for _ in range(32)))
+    return f"{header}.{payload}.{sig}"
+
+
+def lua_str(s):
+    # A JSON string literal with raw UTF-8 is a valid Lua string literal.
+    return json.dumps(s, ensure_ascii=False)
+
+
+LUA_DONE = r"""
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRKJSON {\"requests\":%d,\"duration_us\":%d,\"p50_us\":%d,\"p99_us\":%d," ..
+    "\"connect\":%d,\"read\":%d,\"write\":%d,\"status\":%d,\"timeout\":%d}\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def bench_lua(workdir):
+    """The benchmark traffic: 3 GETs then 1 POST (1 KiB JSON), over 100 accounts'
+    tokens and 100 ids per endpoint; all requests are built once per thread."""
+    body = (HERE / "request.json").read_text()
+    tokens = [jwt(f"user-{i:04d}", i) for i in range(N_TOKENS)]
+    gets = [p for m, p in ENDPOINTS if m == "GET"]
+    lines = ["local tokens = {" + ",".join(lua_str(t) for t in tokens) + "}"]
+    lines.append("local gets = {" + ",".join(lua_str(p) for p in gets) + "}")
+    lines.append("local body = " + lua_str(body))
+    lines.append(
+        r"""
+local reqs = {}
+local n = 0
+function init(args)
+  local i = 0
+  for k = 0, 399 do
+    local tok = "Bearer " .. tokens[(k % #tokens) + 1]
+    local h = {["authorization"] = tok, ["accept"] = "application/json",
+               ["user-agent"] = "bench-client/1.0"}
+    if k % 4 == 3 then
+      h["content-type"] = "application/json"
+      reqs[#reqs + 1] = wrk.format("POST", "/api/v1/orders", h, body)
+    else
+      local tpl = gets[(k % #gets) + 1]
+      local id = tostring(100000 + (k * 7919) % 100)
+      reqs[#reqs + 1] = wrk.format("GET", (string.gsub(tpl, "{id}", id)), h)
+    end
+  end
+end
+function request()
+  n = n + 1
+  return reqs[(n % #reqs) + 1]
+end
+"""
+    )
+    lines.append(LUA_DONE)
+    path = workdir / "bench.lua"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def run_wrk(port, script, duration, cpu, connections=16, timeout=None):
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}/",
+    ]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu)] + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    for line in out.stdout.splitlines():
+        if line.startswith("WRKJSON "):
+            return json.loads(line[len("WRKJSON ") :])
+    raise RuntimeError(f"wrk failed: {out.stdout}\n{out.stderr}")
+
+
+# ------------------------------------------------------------------ bench
+
+
+def sanity(subjects):
+    """Each setup answers the traffic 200, enforces its deny rules, and masks (full)."""
+    original = (HERE / "response.json").read_bytes()
+    tok = jwt("user-0001", 1)
+    hdr = {"authorization": f"Bearer {tok}", "accept": "application/json"}
+    notes = []
+    for name, e in subjects.items():
+        st, body = http(e.port, "GET", "/api/v1/users/100001", hdr)
+        st2, _ = http(
+            e.port,
+            "POST",
+            "/api/v1/orders",
+            dict(hdr, **{"content-type": "application/json"}),
+            (HERE / "request.json").read_bytes(),
+        )
+        st3, _ = http(e.port, "GET", "/admin/area07/report", {"x-tenant": "blocked-07"})
+        masked = body != original
+        want_deny = name in {"native", "policy", "full"}
+        want_mask = name == "full"
+        ok = st == 200 and st2 == 200 and (st3 == 403) == want_deny and masked == want_mask
+        notes.append(f"{name}: GET {st} POST {st2} denied-rule {st3} masked {masked}")
+        if not ok:
+            raise RuntimeError("sanity check failed: " + notes[-1])
+    log("sanity: " + "; ".join(notes))
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def run_bench(args):
+    if not WASM.exists():
+        sys.exit(f"[bench] {WASM} missing (scripts/build.sh)")
+    setups = args.setups.split(",") if args.setups else SETUPS
+    core_subject, core_load = cpus()
+    outdir = Path(args.out or ROOT / "target/bench" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    outdir.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="meshward-bench-"))
+    log(f"work dir {workdir}, results in {outdir}")
+    up = start_upstream(workdir, core_load)
+    subjects = {}
+    try:
+        for s in setups:
+            subjects[s] = start_subject(s, workdir, core_subject, up.port)
+        for e in subjects.values():
+            e.wait_ready()
+        sanity(subjects)
+        script = bench_lua(workdir)
+        # V8 tiers up the module during the first requests: one warm-up run each.
+        for s in setups:
+            run_wrk(subjects[s].port, script, 1, core_load)
+        rng = random.Random(args.seed)
+        rounds = []
+        t_start = time.time()
+        for r in range(args.rounds):
+            order = list(setups)
+            rng.shuffle(order)
+            this = {}
+            for s in order:
+                e = subjects[s]
+                run_wrk(e.port, script, args.warmup, core_load)
+                c0, w0 = e.cpu_ticks(), time.time()
+                res = run_wrk(e.port, script, args.duration, core_load)
+                c1, w1 = e.cpu_ticks(), time.time()
+                cpu_s = (c1 - c0) / CLK_TCK
+                n = max(res["requests"], 1)
+                secs = res["duration_us"] / 1e6
+                this[s] = {
+                    "rps": res["requests"] / secs,
+                    "p50_ms": res["p50_us"] / 1000,
+                    "p99_ms": res["p99_us"] / 1000,
+                    "cpu_10k": cpu_s / n * 10_000,
+                    "util": cpu_s / (w1 - w0),
+                    "rss_mib": e.rss_kib() / 1024,
+                    "errors": res["connect"] + res["read"] + res["write"] + res["timeout"],
+                    "non2xx": res["status"],
+                    "requests": res["requests"],
+                }
+            rounds.append({"order": order, "results": this})
+            line = " ".join(f"{s}={this[s]['rps']:.0f}" for s in setups)
+            log(f"round {r + 1}/{args.rounds} ({time.time() - t_start:.0f} s): {line}")
+        extra = {}
+        for s in ("full", "monitor", "policy"):
+            if s in subjects:
+                e = subjects[s]
+                extra[s] = {
+                    k: e.stats_text(k)
+                    for k in (
+                        "meshward_events_sent_total",
+                        "meshward_events_dropped_total",
+                        "meshward_internal_errors_total",
+                        "meshward_decisions_total",
+                    )
+                }
+        logs = {s: e.log() for s, e in subjects.items()}
+    finally:
+        for e in subjects.values():
+            e.stop()
+        up.stop()
+    report(args, setups, rounds, outdir, extra, logs)
+
+
+def ratio_series(rounds, num, den, metric):
+    out = []
+    for r in rounds:
+        a, b = r["results"].get(num), r["results"].get(den)
+        if not a or not b:
+            continue
+        if metric == "rps":
+            out.append(a["rps"] / b["rps"] if b["rps"] else None)
+        else:
+            out.append(a["cpu_10k"] / b["cpu_10k"] if b["cpu_10k"] else None)
+    return out
+
+
+def machine():
+    model = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1048576:.1f} GiB"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({model}), {mem} RAM"
+
+
+def report(args, setups, rounds, outdir, extra, logs):
+    lines = []
+    p = lines.append
+    p(f"meshward benchmark, {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
+    p(f"machine: {machine()}; load average at the end: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    p(
+        f"{len(rounds)} rounds x {args.duration} s per setup (after a {args.warmup} s warm-up run), "
+        f"wrk -t1 -c16, setups shuffled per round; medians over rounds"
+    )
+    p("")
+    hdr = f"{'setup':<8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU s/10k':>10} {'CPU util':>8} {'RSS MiB':>8} {'non-2xx':>8} {'errors':>7}"
+    p(hdr)
+    p("-" * len(hdr))
+    for s in setups:
+        col = lambda k: median([r["results"][s][k] for r in rounds if s in r["results"]])
+        tot = lambda k: sum(r["results"][s][k] for r in rounds if s in r["results"])
+        p(
+            f"{s:<8} {col('rps'):>8.0f} {col('p50_ms'):>7.2f} {col('p99_ms'):>7.2f} "
+            f"{col('cpu_10k'):>10.3f} {col('util'):>8.2f} {col('rss_mib'):>8.1f} "
+            f"{tot('non2xx'):>8} {tot('errors'):>7}"
+        )
+    p("")
+    p(f"{'ratio (median of paired per-round ratios)':<44} {'median':>7} {'min':>6} {'max':>6}  target")
+    results = []
+    for name, num, den, metric, op, bound in TARGETS:
+        xs = [x for x in ratio_series(rounds, num, den, metric) if x is not None]
+        if not xs:
+            continue
+        m = statistics.median(xs)
+        ok = m >= bound if op == ">=" else m <= bound
+        results.append(ok)
+        p(f"{name:<44} {m:>7.3f} {min(xs):>6.3f} {max(xs):>6.3f}  {op} {bound:.2f}  {'PASS' if ok else 'MISS'}")
+    for name, num, den, metric in REPORTED:
+        xs = [x for x in ratio_series(rounds, num, den, metric) if x is not None]
+        if xs:
+            p(f"{name:<44} {statistics.median(xs):>7.3f} {min(xs):>6.3f} {max(xs):>6.3f}  reported")
+    size = WASM.stat().st_size
+    ok = size <= MODULE_LIMIT
+    results.append(ok)
+    p(
+        f"{'release meshward.wasm size':<44} {size / 1048576:>6.2f}M {'':>6} {'':>6}  <= 1.50 MiB  {'PASS' if ok else 'MISS'}"
+    )
+    p("")
+    p(f"targets: {sum(results)}/{len(results)} PASS")
+    text = "\n".join(lines)
+    print(text)
+    (outdir / "summary.txt").write_text(text + "\n")
+    (outdir / "rounds.json").write_text(json.dumps(rounds, indent=1))
+    (outdir / "stats.json").write_text(json.dumps(extra, indent=1))
+    for s, l in logs.items():
+        (outdir / f"envoy-{s}.log").write_text(l)
+    bad = [s for s, l in logs.items() if any(w in l.lower() for w in ("panicked", "wasm vm failed", "unreachable"))]
+    if bad:
+        print(f"WARNING: Wasm VM failures in the logs of {bad} (see {outdir})")
+    log(f"raw rounds, stats and logs in {outdir}")
+
+
+# ------------------------------------------------------------------ soak
+
+
+def soak_lua(workdir):
+    """1M requests over 100k accounts (JWT sub), 100k paths (random words) and 100k
+    source IPs (x-forwarded-for, trusted in the soak config), chosen at random."""
+    header = b64url(b'{"alg":"HS256","typ":"JWT"}')
+    # The payload is '{"sub":"acct-' + 6 digits + '","iss":"https://idp.example.com","exp":4102444800}':
+    # the prefix is 12 bytes and the digits 6 bytes, so each part encodes on its own
+    # (3-byte groups) and the token is built from a table of 3-digit groups.
+    prefix = b'{"sub":"acct'  # 12 bytes
+    assert len(prefix) % 3 == 0
+    suffix = b'","iss":"https://idp.example.com","exp":4102444800}'
+    groups = [b64url(f"{i:03d}".encode()) for i in range(1000)]
+    words = (
+        "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
+        "november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee "
+        "zulu apple banana cherry grape lemon mango orange peach pear plum berry melon "
+        "kiwi olive"
+    ).split()
+    body = (HERE / "request.json").read_text()
+    lua = f"""
+local header = {lua_str(header)}
+local p1 = {lua_str(b64url(prefix))}
+local suffix = {lua_str(b64url(suffix))}
+local groups = {{{",".join(lua_str(g) for g in groups)}}}
+local words = {{{",".join(lua_str(w) for w in words)}}}
+local body = {lua_str(body)}
+local sig = "c2lnbmF0dXJlLW5vdC12ZXJpZmllZC1ieS1tZXNod2FyZA"
+local nw = #words
+local function token(k)
+  return header .. "." .. p1 .. groups[math.floor(k / 1000) + 1] .. groups[(k % 1000) + 1] .. suffix .. "." .. sig
+end
+local function path(k)
+  -- 100k distinct paths of dictionary words (templated literally, one endpoint each)
+  local a = words[(k % nw) + 1]
+  local b = words[(math.floor(k / nw) % nw) + 1]
+  local c = words[(math.floor(k / (nw * nw)) % nw) + 1]
+  return "/api/" .. a .. "/" .. b .. "/" .. c .. "/" .. words[(math.floor(k / (nw * nw * nw)) % nw) + 1]
+end
+local n = 0
+function init(args)
+  math.randomseed(12345 + (args[1] and tonumber(args[1]) or 0))
+end
+function request()
+  n = n + 1
+  local acct = math.random(0, 99999)
+  local pk = math.random(0, 99999)
+  local ip = math.random(0, 99999)
+  local h = {{["authorization"] = "Bearer " .. token(acct),
+             ["x-forwarded-for"] = "10." .. math.floor(ip / 65536) .. "." .. (math.floor(ip / 256) % 256) .. "." .. (ip % 256),
+             ["accept"] = "application/json", ["user-agent"] = "soak-client/1.0"}}
+  if n % 4 == 0 then
+    h["content-type"] = "application/json"
+    return wrk.format("POST", path(pk), h, body)
+  end
+  return wrk.format("GET", path(pk), h)
+end
+{LUA_DONE}
+"""
+    path = workdir / "soak.lua"
+    path.write_text(lua)
+    return path
+
+
+def run_soak(args):
+    if not WASM.exists():
+        sys.exit(f"[soak] {WASM} missing (scripts/build.sh)")
+    core_subject, core_load = cpus()
+    workdir = Path(tempfile.mkdtemp(prefix="meshward-soak-"))
+    log(f"work dir {workdir}")
+    up = start_upstream(workdir, core_load)
+    script = soak_lua(workdir)
+    marks = [args.requests // 5, args.requests]
+    results = {}
+    try:
+        for setup in ("plain", "full"):
+            e = start_subject(setup, workdir, core_subject, up.port, soak=True)
+            try:
+                e.wait_ready()
+                rss0 = e.rss_kib()
+                stat = "http.inbound_0.0.0.0_8080.downstream_rq_completed"
+                readings = {}
+                curve = []
+                stop = threading.Event()
+
+                def watch():
+                    i = 0
+                    while not stop.is_set():
+                        n = e.stat(stat)
+                        rss = e.rss_kib()
+                        if i % 10 == 0:
+                            curve.append((n, rss))
+                        i += 1
+                        for m in marks:
+                            if n >= m and m not in readings:
+                                readings[m] = (n, rss)
+                        if n >= marks[-1]:
+                            return
+                        time.sleep(0.2)
+
+                t = threading.Thread(target=watch, daemon=True)
+                t.start()
+                t0 = time.time()
+                cmd = ["wrk", "-t1", "-c16", "-d3600s", "--timeout", "5s", "-s", str(script), f"http://127.0.0.1:{e.port}/"]
+                if core_load is not None:
+                    cmd = ["taskset", "-c", str(core_load)] + cmd
+                wrk = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                t.join()
+                wrk.terminate()
+                out, _ = wrk.communicate(timeout=30)
+                stop.set()
+                secs = time.time() - t0
+                non2xx = 0
+                for line in out.splitlines():
+                    if line.startswith("WRKJSON "):
+                        non2xx = json.loads(line[8:])["status"]
+                stats = ""
+                if setup == "full":
+                    stats = e.stats_text("meshward_(endpoint|events_dropped|internal_errors|alerts)")
+                results[setup] = {
+                    "rss_start_kib": rss0,
+                    "readings": readings,
+                    "curve": curve,
+                    "seconds": secs,
+                    "non2xx": non2xx,
+                    "stats": stats,
+                }
+                log(
+                    f"{setup}: {marks[-1]} requests in {secs:.0f} s; RSS "
+                    + ", ".join(f"{m // 1000}k: {readings[m][1] / 1024:.1f} MiB" for m in marks if m in readings)
+                )
+            finally:
+                e.stop()
+    finally:
+        up.stop()
+    report_soak(args, marks, results)
+
+
+def report_soak(args, marks, results):
+    p_lines = []
+    p = p_lines.append
+    p(f"meshward memory soak, {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
+    p(f"machine: {machine()}")
+    p(f"{args.requests} requests per setup, 100k distinct accounts (JWT sub), paths (random words) and IPs (x-forwarded-for), 1 POST in 4")
+    p("")
+    p(f"{'setup':<6} {'RSS start':>10} " + " ".join(f"{'RSS @' + str(m // 1000) + 'k':>11}" for m in marks) + f" {'req/s':>7} {'non-2xx':>8}")
+    for s, r in results.items():
+        cols = " ".join(
+            f"{r['readings'][m][1] / 1024:>7.1f} MiB" if m in r["readings"] else f"{'?':>11}" for m in marks
+        )
+        p(f"{s:<6} {r['rss_start_kib'] / 1024:>6.1f} MiB {cols} {marks[-1] / r['seconds']:>7.0f} {r['non2xx']:>8}")
+    p("")
+    ok_all = True
+    try:
+        plain = results["plain"]["readings"][marks[-1]][1] / 1024
+        full_mid = results["full"]["readings"][marks[0]][1] / 1024
+        full_end = results["full"]["readings"][marks[-1]][1] / 1024
+        over = full_end - plain
+        ok1 = over <= 64
+        growth = (full_end - full_mid) / full_mid
+        ok2 = growth <= 0.05
+        ok_all = ok1 and ok2
+        p(f"full - plain at {marks[-1] // 1000}k: {over:+.1f} MiB   target <= +64 MiB   {'PASS' if ok1 else 'MISS'}")
+        p(f"full growth {marks[0] // 1000}k -> {marks[-1] // 1000}k: {growth * 100:+.2f} %   target <= 5 %   {'PASS' if ok2 else 'MISS'}")
+    except (KeyError, ZeroDivisionError):
+        ok_all = False
+        p("soak incomplete: a reading is missing")
+    if results.get("full", {}).get("stats"):
+        p("")
+        p("full, meshward stats at the end:")
+        for line in results["full"]["stats"].splitlines():
+            if not line.endswith(": 0"):
+                p("  " + line)
+    text = "\n".join(p_lines)
+    print(text)
+    outdir = Path(args.out or ROOT / "target/bench" / ("soak-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())))
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "summary.txt").write_text(text + "\n")
+    (outdir / "soak.json").write_text(json.dumps(results, indent=1))
+    return ok_all
+
+
+def run_serve(args):
+    """Starts the setups and keeps them up (for profiling by hand): prints ports and pids.
+    Stop it with SIGINT or SIGTERM (its Envoys are stopped too)."""
+
+    def stop(_sig, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    setups = args.setups.split(",") if args.setups else SETUPS
+    core_subject, core_load = cpus()
+    workdir = Path(tempfile.mkdtemp(prefix="meshward-serve-"))
+    up = start_upstream(workdir, core_load)
+    subjects = {s: start_subject(s, workdir, core_subject, up.port) for s in setups}
+    try:
+        for e in subjects.values():
+            e.wait_ready()
+        script = bench_lua(workdir)
+        print(f"upstream port {up.port} pid {up.pid}; wrk script {script}", flush=True)
+        for s, e in subjects.items():
+            print(f"{s} port {e.port} admin {e.admin} pid {e.pid}", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for e in subjects.values():
+            e.stop()
+        up.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("bench", help="the interleaved benchmark of the six setups")
+    b.add_argument("--rounds", type=int, default=13)
+    b.add_argument("--duration", type=int, default=4, help="seconds per measured run (4-5)")
+    b.add_argument("--warmup", type=int, default=1, help="seconds of the warm-up run before each measured run")
+    b.add_argument("--setups", default="", help="comma-separated subset (default: all six)")
+    b.add_argument("--seed", type=int, default=None, help="seed of the round orders")
+    b.add_argument("--out", default="", help="results directory (default target/bench/<time>)")
+    s = sub.add_parser("soak", help="the memory soak (plain vs full)")
+    s.add_argument("--requests", type=int, default=1_000_000)
+    s.add_argument("--out", default="")
+    v = sub.add_parser("serve", help="start the setups and keep them up (profiling by hand)")
+    v.add_argument("--setups", default="")
+    args = ap.parse_args()
+    if args.cmd == "serve":
+        run_serve(args)
+    elif args.cmd == "bench":
+        if args.rounds < 1 or args.duration <= 0:
+            sys.exit("[bench] --rounds >= 1 and --duration > 0")
+        run_bench(args)
+    else:
+        sys.exit(0 if run_soak(args) else 1)
+
+
+if __name__ == "__main__":
+    main()
