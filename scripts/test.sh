@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a bare machine: set-up, formatting, lints (native and
 # wasm32), core unit tests natively and under wasm-bindgen-test (Node's V8), the release
-# module, and the end-to-end tests against real Envoy processes.
+# module, the end-to-end tests against real Envoy processes, and a fuzz smoke run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n=== %s ===\n' "$*"; }
@@ -30,5 +30,8 @@ scripts/build.sh
 
 step "end-to-end tests (real Envoy 1.40)"
 cargo test --quiet -p meshward-e2e -- --test-threads 2
+
+step "fuzz smoke (every cargo-fuzz target, 20 s each, from the committed seeds)"
+scripts/fuzz.sh 20
 
 step "all tests passed"
