@@ -93,6 +93,11 @@ fn chars(s: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
     let mut i = 0;
     std::iter::from_fn(move || {
         let b = *s.get(i)?;
+        if b < 0x80 {
+            // ASCII (most masked values): no decoding.
+            i += 1;
+            return Some((i - 1, i));
+        }
         let n = match b {
             0xC0..=0xDF => 2,
             0xE0..=0xEF => 3,
