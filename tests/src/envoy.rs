@@ -134,6 +134,9 @@ pub struct Envoy {
     pub admin: u16,
     /// Directory with the rendered config and the log.
     pub dir: tempfile::TempDir,
+    /// Envoy came up: from then on a Wasm VM failure in its log fails the test (a
+    /// refused configuration, which fails the VM on purpose, never gets here).
+    started: bool,
 }
 
 /// Envoy did not come up; its log says why.
@@ -155,8 +158,30 @@ pub fn render(template: &str, vars: &[(String, String)]) -> String {
 }
 
 impl Envoy {
-    /// Starts Envoy and waits until it is ready.
+    /// Starts Envoy and waits until it is ready and its listener accepts connections.
+    /// Ports come from the kernel's ephemeral range and are free when picked; another
+    /// process can take one before Envoy binds it, so a start that lost its port is
+    /// retried with new ports (up to three times).
     pub fn start(opts: &EnvoyOptions) -> Result<Envoy, StartError> {
+        for _ in 0..3 {
+            match Self::start_once(opts) {
+                Ok(envoy) => {
+                    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], envoy.port));
+                    if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok() {
+                        return Ok(envoy);
+                    }
+                }
+                Err(e) if e.log.contains("Address already in use") => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StartError {
+            log: "the listener never accepted connections (ports taken three times)".to_string(),
+            exited: None,
+        })
+    }
+
+    fn start_once(opts: &EnvoyOptions) -> Result<Envoy, StartError> {
         let wasm = paths::wasm();
         assert!(
             wasm.exists(),
@@ -224,6 +249,7 @@ impl Envoy {
             port,
             admin,
             dir,
+            started: false,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -235,6 +261,7 @@ impl Envoy {
             }
             if let Some(body) = envoy.admin_get("/ready") {
                 if body.trim() == "LIVE" {
+                    envoy.started = true;
                     return Ok(envoy);
                 }
             }
@@ -333,8 +360,22 @@ pub fn metric_in(text: &str, sample: &str) -> f64 {
 }
 
 impl Drop for Envoy {
+    /// Stops Envoy, and fails the test when its log shows a Wasm VM failure (a trap, a
+    /// panic): no e2e test may leave one behind, whatever it asserted itself.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let failures = if self.started {
+            self.vm_failures()
+        } else {
+            Vec::new()
+        };
+        if !failures.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the Wasm VM failed in {}:\n{}",
+                self.dir.path().display(),
+                failures.join("\n")
+            );
+        }
     }
 }
