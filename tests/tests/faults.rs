@@ -568,6 +568,64 @@ fn bodies_at_and_over_max_body_bytes_are_inspected_or_counted() {
     assert_healthy(&envoy);
 }
 
+/// `inspection.oversize: block`: a request body over the limit is refused with 413 when
+/// body blocking needs it whole; a response over the limit that must be masked is
+/// replaced by the answer (its status left already: headers are not held), and
+/// nothing of the original follows, even for a 2 MiB body.
+#[test]
+fn oversize_block_refuses_bodies_that_cannot_be_inspected_whole() {
+    let up = upstream();
+    let sink = Sink::start();
+    let envoy = start(
+        config(json!({"inspection": {"oversize": "block"}})),
+        up.port,
+        &sink,
+    );
+    let answer_of = |body: &str| -> serde_json::Value {
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:.200}"))
+    };
+    // Within the limit: masked as usual.
+    let r = get(&envoy.url("/sized/300"), &[("x-request-id", "small")]);
+    assert_eq!(r.body, sized_json(300).replace(PHONE, MASKED_PHONE));
+    for (path, id) in [
+        (format!("/sized/{}", LIMIT + 1), "over"),
+        ("/big".to_string(), "big"),
+    ] {
+        let r = get(&envoy.url(&path), &[("x-request-id", id)]);
+        assert!(!r.body.contains(PHONE), "{path}: nothing unmasked leaks");
+        let a = answer_of(&r.body);
+        assert_eq!(a["error"], "bad_gateway", "{path}");
+        assert_eq!(a["reason"], "oversize");
+        assert_eq!(a["rule"], "inspection.oversize");
+        assert_eq!(a["request_id"], id);
+    }
+    // Requests: over the limit and body blocking on (enforce, block families): 413.
+    let over = format!(r#"{{"pad":"{}","q":"fine"}}"#, "p".repeat(LIMIT));
+    let r = post_json(&envoy.url("/echo"), &[("x-request-id", "req-over")], &over);
+    assert_eq!(r.status, 413, "{:.200}", r.body);
+    let a = answer_of(&r.body);
+    assert_eq!(a["error"], "payload_too_large");
+    assert_eq!(a["reason"], "oversize");
+    let r = post_json(
+        &envoy.url("/echo"),
+        &[("x-request-id", "req-ok")],
+        r#"{"q":"fine"}"#,
+    );
+    assert_eq!(r.status, 200);
+    let recs = wait_ids(&sink, &["small", "over", "big", "req-over", "req-ok"]);
+    for id in ["over", "big", "req-over"] {
+        assert_eq!(record(&recs, id)["action"], "blocked", "{id}");
+        assert_eq!(record(&recs, id)["truncated"], true, "{id}");
+    }
+    assert_eq!(record(&recs, "small")["action"], "masked");
+    assert_eq!(record(&recs, "req-ok")["action"], "allowed");
+    assert_eq!(
+        envoy.metric(r#"meshward_bodies_truncated_total{message="response"}"#),
+        2.0
+    );
+    assert_healthy(&envoy);
+}
+
 #[test]
 fn bodies_over_envoys_buffer_limit_pass_intact() {
     let up = upstream();

@@ -186,6 +186,9 @@ pub enum BodyResult {
     Answer(Answer),
 }
 
+/// The `rule` of answers given under `inspection.oversize: block`.
+pub const OVERSIZE_RULE: &str = "inspection.oversize";
+
 /// A record produced by the exchange, for the adapter to encode and queue.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutRecord {
@@ -1044,7 +1047,14 @@ impl Exchange {
             let headers: Vec<(String, Vec<u8>)> = Vec::new();
             self.threat(rt, host, &headers, found, Place::Body);
             if self.hold_request {
-                return self.threat_answer(rt);
+                if let Some(a) = self.threat_answer(rt) {
+                    return Some(a);
+                }
+                // Blocking on the body needs all of it: `oversize: block` refuses what
+                // cannot be inspected whole (counted as truncated above).
+                if truncated && rt.policy.inspection.oversize_block {
+                    return Some(self.answer(Reason::OversizeRequest, OVERSIZE_RULE, None, None));
+                }
             }
         }
         None
@@ -1314,6 +1324,28 @@ impl Exchange {
                 }
                 Err(e) => self.slot_error(rt, host, e),
             }
+        }
+        // Masking or a per-response limit needs the whole body: `oversize: block`
+        // refuses what cannot be inspected whole (counted as truncated above).
+        if truncated
+            && rt.policy.inspection.oversize_block
+            && rt.policy.enforce
+            && !self.head
+            && !matches!(self.status, 204 | 206 | 304)
+            && (plan.iter().any(Option::is_some)
+                || rt
+                    .policy
+                    .data_limits
+                    .iter()
+                    .any(|d| d.max_per_response.is_some() && Self::effective(rt, d.dry_run)))
+        {
+            self.masked = false;
+            return BodyResult::Answer(self.answer(
+                Reason::OversizeResponse,
+                OVERSIZE_RULE,
+                None,
+                None,
+            ));
         }
         if let Some((rule, retry)) = guard {
             self.masked = false;

@@ -325,3 +325,94 @@ fn value_hashes_are_keyed_and_never_values() {
     assert_eq!(a, hashes("key-a"), "stable for one key");
     assert_ne!(a, hashes("key-b"), "keyed");
 }
+
+/// `inspection.oversize`: `pass` lets a truncated body through (counted), `block`
+/// refuses it only where a decision needs the whole body, and never in monitor mode.
+#[test]
+fn oversize_block_refuses_what_cannot_be_inspected_whole() {
+    let body_start = br#"{"note":"a long note that goes on"#;
+    // Request side: body blocking (enforce, detection in block mode by default).
+    let hs = h(&[("content-type", "application/json")]);
+    let mut r = req("POST", "/notes", &hs);
+    r.end_of_stream = false;
+    let request_answer = |cfg: Value| {
+        let rt = rt(cfg);
+        let host = MemHost::default();
+        let (ex, _) = Exchange::start(&rt, &host, &r);
+        ex.unwrap().request_body(&rt, &host, body_start, true)
+    };
+    assert!(request_answer(json!({"mode": "enforce"})).is_none(), "pass");
+    let a = request_answer(json!({"mode": "enforce", "inspection": {"oversize": "block"}}))
+        .expect("block");
+    assert_eq!(a.status, 413);
+    let body: Value = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(body["error"], "payload_too_large");
+    assert_eq!(body["reason"], "oversize");
+    assert_eq!(body["rule"], "inspection.oversize");
+    assert!(
+        request_answer(json!({"inspection": {"oversize": "block"}})).is_none(),
+        "monitor never blocks"
+    );
+    // A whole body under the limit is never refused.
+    {
+        let rt = rt(json!({"mode": "enforce", "inspection": {"oversize": "block"}}));
+        let host = MemHost::default();
+        let (ex, _) = Exchange::start(&rt, &host, &r);
+        assert!(ex
+            .unwrap()
+            .request_body(&rt, &host, br#"{"note":"short"}"#, false)
+            .is_none());
+    }
+
+    // Response side: only when masking (or a per-response limit) needs the body.
+    let response = |cfg: Value| {
+        let rt = rt(cfg);
+        let host = MemHost::default();
+        let get = h(&[]);
+        let (ex, _) = Exchange::start(&rt, &host, &req("GET", "/u/1", &get));
+        let mut ex = ex.unwrap();
+        let rh = h(&[("content-type", "application/json")]);
+        ex.response_headers(
+            &rt,
+            &host,
+            &ResponseInfo {
+                status: 200,
+                headers: &rh,
+                end_of_stream: false,
+            },
+        );
+        let result = ex.response_body(&rt, &host, &rh, br#"{"m":"13812345678","n":"#, true);
+        let recs = ex.finish(
+            &rt,
+            &host,
+            &StreamEnd {
+                status: 200,
+                ..Default::default()
+            },
+        );
+        let OutRecord::Call(c) = &recs[0] else {
+            panic!()
+        };
+        (result, c.action, c.truncated)
+    };
+    let masking = json!([{"name": "m", "types": ["cn_mobile"]}]);
+    match response(json!({"mode": "enforce", "masking": masking})) {
+        (BodyResult::Continue, "allowed", true) => {}
+        other => panic!("pass: {other:?}"),
+    }
+    match response(
+        json!({"mode": "enforce", "masking": masking, "inspection": {"oversize": "block"}}),
+    ) {
+        (BodyResult::Answer(a), "blocked", true) => {
+            assert_eq!(a.status, 502);
+            let body: Value = serde_json::from_slice(&a.body).unwrap();
+            assert_eq!(body["error"], "bad_gateway");
+            assert_eq!(body["reason"], "oversize");
+        }
+        other => panic!("block: {other:?}"),
+    }
+    match response(json!({"mode": "enforce", "inspection": {"oversize": "block"}})) {
+        (BodyResult::Continue, "allowed", true) => {}
+        other => panic!("nothing needs the whole body: {other:?}"),
+    }
+}

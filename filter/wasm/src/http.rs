@@ -27,6 +27,9 @@ struct BodyState {
     over: bool,
     /// The verdict was given (the rest streams through).
     done: bool,
+    /// The body was replaced by an answer while more of it was still to come: later
+    /// chunks are emptied so nothing of the original follows the answer.
+    discard: bool,
 }
 
 /// An HTTP stream and the exchange meshward keeps for it.
@@ -280,6 +283,14 @@ impl HttpContext for Stream {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.response.discard {
+            if body_size > 0
+                && hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &[]).is_err()
+            {
+                self.internal_error(ErrorSite::HostCall);
+            }
+            return Action::Continue;
+        }
         let (Some(active), Some(mode)) = (self.active.clone(), self.response.mode) else {
             return Action::Continue;
         };
@@ -348,12 +359,14 @@ impl HttpContext for Stream {
                     Action::Pause
                 }
                 BodyMode::Buffer => {
-                    // Headers already left: the body is replaced by the answer's.
+                    // Headers already left: the body is replaced by the answer's, and
+                    // what is still to come of the original is dropped.
                     if hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &a.body)
                         .is_err()
                     {
                         self.internal_error(ErrorSite::HostCall);
                     }
+                    self.response.discard = !end_of_stream;
                     Action::Continue
                 }
                 _ => Action::Continue,

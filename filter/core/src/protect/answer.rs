@@ -21,6 +21,12 @@ pub enum Reason {
     RateLimit,
     /// A data limit (429).
     DataLimit,
+    /// A request body over `max_body_bytes` under `oversize: block`, when body-based
+    /// blocking needs all of it (413).
+    OversizeRequest,
+    /// A response body over `max_body_bytes` under `oversize: block`, when masking or
+    /// a per-response data limit needs all of it (502).
+    OversizeResponse,
 }
 
 impl Reason {
@@ -30,6 +36,8 @@ impl Reason {
             Reason::Authn => 401,
             Reason::Access | Reason::Undeclared | Reason::Threat(_) | Reason::Behavior => 403,
             Reason::RateLimit | Reason::DataLimit => 429,
+            Reason::OversizeRequest => 413,
+            Reason::OversizeResponse => 502,
         }
     }
     /// The `error` field.
@@ -37,6 +45,8 @@ impl Reason {
         match self.status() {
             401 => "unauthorized",
             429 => "rate_limited",
+            413 => "payload_too_large",
+            502 => "bad_gateway",
             _ => "forbidden",
         }
     }
@@ -50,6 +60,7 @@ impl Reason {
             Reason::Behavior => "behavior",
             Reason::RateLimit => "rate_limit",
             Reason::DataLimit => "data_limit",
+            Reason::OversizeRequest | Reason::OversizeResponse => "oversize",
         }
     }
     /// The record's `action` for this answer.
@@ -58,7 +69,10 @@ impl Reason {
             Reason::Authn => "unauthenticated",
             Reason::Access => "denied",
             Reason::Undeclared => "undeclared",
-            Reason::Threat(_) | Reason::Behavior => "blocked",
+            Reason::Threat(_)
+            | Reason::Behavior
+            | Reason::OversizeRequest
+            | Reason::OversizeResponse => "blocked",
             Reason::RateLimit => "rate_limited",
             Reason::DataLimit => "data_limited",
         }
@@ -67,7 +81,7 @@ impl Reason {
     pub fn grpc_status(self) -> u32 {
         match self.status() {
             401 => 16,
-            429 => 8,
+            429 | 413 | 502 => 8,
             _ => 7,
         }
     }
