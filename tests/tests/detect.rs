@@ -87,8 +87,11 @@ fn injections_are_blocked_with_the_specified_answer() {
         let r = get(&envoy.url(&format!("/search?q={q}")), &[]);
         assert_eq!(r.status, 200, "{q} must pass: {}", r.body);
     }
+    // The two requests may be served by different workers, which flush separately.
     let recs = sink.wait_records(Duration::from_secs(10), |r| {
-        r.iter().any(|x| x["request_id"] == "t-2")
+        ["t-1", "t-2"]
+            .iter()
+            .all(|id| r.iter().any(|x| x["request_id"] == *id))
     });
     let t1 = recs.iter().find(|r| r["request_id"] == "t-1").unwrap();
     assert_eq!(t1["action"], "blocked");

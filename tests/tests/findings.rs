@@ -104,8 +104,9 @@ fn each_weak_endpoint_yields_exactly_one_finding_with_evidence() {
         3,
     );
     sink.wait_records(Duration::from_secs(10), |r| {
-        r.iter().filter(|x| x["kind"] == "finding").count() >= 8
+        r.iter().filter(|x| x["kind"] == "finding").count() >= 10
     });
+    // Any duplicate from the other worker would arrive within a flush interval or two.
     std::thread::sleep(Duration::from_millis(800));
     let recs = sink.records();
     let findings: Vec<&serde_json::Value> =
