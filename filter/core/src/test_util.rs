@@ -7,3 +7,17 @@ pub fn load_yaml(doc: &str) -> Result<Loaded, ConfigError> {
     let v: serde_json::Value = serde_yaml_ng::from_str(doc).expect("test YAML parses");
     load_value(v)
 }
+
+/// The cases a detector gets wrong: with `want_detected`, the ones `detect` misses;
+/// without, the ones it flags.
+pub fn wrong<'a>(
+    cases: &[&'a str],
+    want_detected: bool,
+    detect: impl Fn(&str) -> bool,
+) -> Vec<&'a str> {
+    cases
+        .iter()
+        .copied()
+        .filter(|c| detect(c) != want_detected)
+        .collect()
+}

@@ -188,7 +188,8 @@ mod tests {
             "${ jndi:ldap://x}",
             "${jndi:ldap://x",
             "${${::-j}ndi:rmi://x}",
-        ].into_iter().filter(|a| !d(a)).collect::<Vec<_>>();
+        ];
+        let bad = crate::test_util::wrong(&bad, true, d);
         assert!(bad.is_empty(), "{bad:?}");
     }
 
@@ -203,12 +204,11 @@ mod tests {
             "`${a}${b}`",
             "${date:yyyy-MM-dd}",
             "${{secrets.TOKEN}}",
-        ]
-        .into_iter()
-        .filter(|b| d(b))
-        .collect::<Vec<_>>();
+        ];
+        let bad = crate::test_util::wrong(&bad, false, d);
         assert!(bad.is_empty(), "{bad:?}");
         let deep = "${".repeat(5000);
-        assert!(!d(&deep) || d(&deep));
+        // 5000 unclosed lookups: terminates (no recursion blow-up) and names nothing.
+        assert!(!d(&deep));
     }
 }

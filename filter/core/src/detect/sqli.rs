@@ -1542,10 +1542,8 @@ mod tests {
             "' or username like '%",
             "-1 or 2%2b2=4",
             "1' and '1'='1",
-        ]
-        .into_iter()
-        .filter(|a| !d(a))
-        .collect::<Vec<_>>();
+        ];
+        let bad = crate::test_util::wrong(&bad, true, d);
         assert!(bad.is_empty(), "{bad:?}");
     }
 
@@ -1590,10 +1588,8 @@ mod tests {
             "%27%20or%201%3D1--",
             "1%2527%20or%20%25271%2527%3D%25271",
             "1 and char(65)=char(65)",
-        ]
-        .into_iter()
-        .filter(|a| !d(a))
-        .collect::<Vec<_>>();
+        ];
+        let bad = crate::test_util::wrong(&bad, true, d);
         assert!(bad.is_empty(), "{bad:?}");
     }
 
@@ -1635,10 +1631,8 @@ mod tests {
             "C'est la vie, n'est-ce pas?",
             "5 or 6 -- maybe",
             "L'Oréal and Dior",
-        ]
-        .into_iter()
-        .filter(|b| d(b))
-        .collect::<Vec<_>>();
+        ];
+        let bad = crate::test_util::wrong(&bad, false, d);
         assert!(bad.is_empty(), "{bad:?}");
     }
 

@@ -583,10 +583,8 @@ mod tests {
             "<IMG \"\"\"><SCRIPT>alert(\"XSS\")</SCRIPT>\">",
             "\"><script>alert(1)</script>",
             "'><img src=x onerror=prompt(1)>",
-        ]
-        .into_iter()
-        .filter(|a| !d(a))
-        .collect::<Vec<_>>();
+        ];
+        let bad = crate::test_util::wrong(&bad, true, d);
         assert!(bad.is_empty(), "{bad:?}");
     }
 
@@ -612,10 +610,8 @@ mod tests {
             "${alert(1)}",
             "alert(1)",
             "alert`1`",
-        ]
-        .into_iter()
-        .filter(|a| !d(a))
-        .collect::<Vec<_>>();
+        ];
+        let bad = crate::test_util::wrong(&bad, true, d);
         assert!(bad.is_empty(), "{bad:?}");
     }
 
@@ -642,10 +638,8 @@ mod tests {
             "The user said 'ok' - then left",
             "console.log('done');",
             "email me at a@b.com",
-        ]
-        .into_iter()
-        .filter(|b| d(b))
-        .collect::<Vec<_>>();
+        ];
+        let bad = crate::test_util::wrong(&bad, false, d);
         assert!(bad.is_empty(), "{bad:?}");
     }
 }
