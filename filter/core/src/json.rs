@@ -621,6 +621,12 @@ fn number(b: &[u8], mut i: usize) -> Result<usize, NumErr> {
         b.get(i..)
             .map_or(0, |s| s.iter().take_while(|c| c.is_ascii_digit()).count())
     };
+    // At least one digit (after `.` and after `e`): their count, else why not.
+    let required = |b: &[u8], i: usize| match digits(b, i) {
+        0 if i >= b.len() => Err(NumErr::Truncated),
+        0 => Err(NumErr::Invalid(i)),
+        d => Ok(d),
+    };
     if b.get(i) == Some(&b'-') {
         i += 1;
     }
@@ -632,30 +638,14 @@ fn number(b: &[u8], mut i: usize) -> Result<usize, NumErr> {
     }
     if b.get(i) == Some(&b'.') {
         i += 1;
-        let d = digits(b, i);
-        if d == 0 {
-            return Err(if i >= b.len() {
-                NumErr::Truncated
-            } else {
-                NumErr::Invalid(i)
-            });
-        }
-        i += d;
+        i += required(b, i)?;
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
         if matches!(b.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
-        let d = digits(b, i);
-        if d == 0 {
-            return Err(if i >= b.len() {
-                NumErr::Truncated
-            } else {
-                NumErr::Invalid(i)
-            });
-        }
-        i += d;
+        i += required(b, i)?;
     }
     match b.get(i) {
         Some(c) if c.is_ascii_alphanumeric() || *c == b'.' => Err(NumErr::Invalid(i)),
