@@ -8,5 +8,6 @@ pub mod otlp;
 pub mod paths;
 pub mod raw;
 pub mod schema;
+pub mod serve;
 pub mod sink;
 pub mod upstream;

@@ -4,8 +4,9 @@
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use crate::serve::{Request, Response, Server};
 
 /// How the sink answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,64 +70,46 @@ pub struct Sink {
     posts: Arc<Mutex<Vec<Post>>>,
     mode: Arc<Mutex<Mode>>,
     hits: Arc<Mutex<u64>>,
-    server: Arc<tiny_http::Server>,
-    thread: Option<JoinHandle<()>>,
+    _server: Server,
 }
 
 impl Sink {
     /// Starts a sink answering 200.
     pub fn start() -> Sink {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("sink server"));
-        let port = server.server_addr().to_ip().expect("ip addr").port();
         let posts = Arc::new(Mutex::new(Vec::new()));
         let mode = Arc::new(Mutex::new(Mode::Ok));
         let hits = Arc::new(Mutex::new(0));
-        let (s, p, m, h) = (server.clone(), posts.clone(), mode.clone(), hits.clone());
-        let thread = std::thread::spawn(move || {
-            for mut req in s.incoming_requests() {
-                *h.lock().unwrap() += 1;
-                let mut body = Vec::new();
-                let _ = req.as_reader().read_to_end(&mut body);
-                let headers = req
-                    .headers()
-                    .iter()
-                    .map(|hd| {
-                        (
-                            hd.field.as_str().as_str().to_ascii_lowercase(),
-                            hd.value.as_str().to_string(),
-                        )
-                    })
-                    .collect();
-                let post = Post {
-                    path: req.url().to_string(),
-                    headers,
-                    body,
-                };
-                let mode = *m.lock().unwrap();
-                match mode {
-                    Mode::Ok => {
-                        p.lock().unwrap().push(post);
-                        let _ = req.respond(tiny_http::Response::empty(200));
-                    }
-                    Mode::Status(code) => {
-                        let _ = req.respond(tiny_http::Response::empty(code));
-                    }
-                    Mode::Hang(d) => {
-                        std::thread::spawn(move || {
-                            std::thread::sleep(d);
-                            let _ = req.respond(tiny_http::Response::empty(200));
-                        });
-                    }
+        let (p, m, h) = (posts.clone(), mode.clone(), hits.clone());
+        let server = Server::start(Arc::new(move |req: Request| {
+            *h.lock().unwrap() += 1;
+            let empty = |status| Response {
+                status,
+                headers: Vec::new(),
+                body: Vec::new(),
+            };
+            let mode = *m.lock().unwrap();
+            match mode {
+                Mode::Ok => {
+                    p.lock().unwrap().push(Post {
+                        path: req.url,
+                        headers: req.headers,
+                        body: req.body,
+                    });
+                    empty(200)
+                }
+                Mode::Status(code) => empty(code),
+                Mode::Hang(d) => {
+                    std::thread::sleep(d);
+                    empty(200)
                 }
             }
-        });
+        }));
         Sink {
-            port,
+            port: server.port,
             posts,
             mode,
             hits,
-            server,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -164,15 +147,6 @@ impl Sink {
                 return recs;
             }
             std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
         }
     }
 }

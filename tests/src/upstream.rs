@@ -1,21 +1,10 @@
 //! A scriptable upstream service: a small HTTP server whose answers come from a
 //! handler function, with the demo's sample API as the default handler.
 
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 
-/// A request as the upstream saw it.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    /// Method.
-    pub method: String,
-    /// Path with query.
-    pub url: String,
-    /// Headers, lower-case names.
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Vec<u8>,
-}
+use crate::serve::Server;
+pub use crate::serve::{Request as Seen, Response as Answer};
 
 impl Seen {
     /// First value of a header.
@@ -25,17 +14,6 @@ impl Seen {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-}
-
-/// An answer.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    /// Status.
-    pub status: u16,
-    /// Headers.
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Vec<u8>,
 }
 
 impl Answer {
@@ -64,62 +42,27 @@ pub type Handler = Arc<dyn Fn(&Seen) -> Answer + Send + Sync>;
 pub struct Upstream {
     /// Port.
     pub port: u16,
-    seen: Arc<std::sync::Mutex<Vec<Seen>>>,
-    server: Arc<tiny_http::Server>,
-    threads: Vec<JoinHandle<()>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    _server: Server,
 }
 
 impl Upstream {
-    /// Starts an upstream answering with `handler`, on 4 threads.
+    /// Starts an upstream answering with `handler`.
     pub fn start(handler: Handler) -> Upstream {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("upstream"));
-        let port = server.server_addr().to_ip().expect("ip").port();
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let mut threads = Vec::new();
-        for _ in 0..4 {
-            let (s, h, log) = (server.clone(), handler.clone(), seen.clone());
-            threads.push(std::thread::spawn(move || {
-                while let Ok(mut req) = s.recv() {
-                    let mut body = Vec::new();
-                    let _ = req.as_reader().read_to_end(&mut body);
-                    let seen = Seen {
-                        method: req.method().as_str().to_string(),
-                        url: req.url().to_string(),
-                        headers: req
-                            .headers()
-                            .iter()
-                            .map(|hd| {
-                                (
-                                    hd.field.as_str().as_str().to_ascii_lowercase(),
-                                    hd.value.as_str().to_string(),
-                                )
-                            })
-                            .collect(),
-                        body,
-                    };
-                    let a = h(&seen);
-                    {
-                        let mut l = log.lock().unwrap();
-                        if l.len() < 10_000 {
-                            l.push(seen);
-                        }
-                    }
-                    let mut resp =
-                        tiny_http::Response::from_data(a.body).with_status_code(a.status);
-                    for (k, v) in &a.headers {
-                        if let Ok(hd) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                            resp.add_header(hd);
-                        }
-                    }
-                    let _ = req.respond(resp);
-                }
-            }));
-        }
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let server = Server::start(Arc::new(move |req: Seen| {
+            let answer = handler(&req);
+            let mut l = log.lock().unwrap();
+            if l.len() < 10_000 {
+                l.push(req);
+            }
+            answer
+        }));
         Upstream {
-            port,
+            port: server.port,
             seen,
-            server,
-            threads,
+            _server: server,
         }
     }
 
@@ -131,18 +74,6 @@ impl Upstream {
     /// Requests seen so far (at most 10000 kept).
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        // `unblock` wakes one blocked `recv` at a time.
-        for _ in 0..self.threads.len() {
-            self.server.unblock();
-        }
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
     }
 }
 

@@ -183,9 +183,29 @@ fn a_limit_of_n_admits_exactly_n_across_both_workers() {
     let replies = parallel(&envoy.url("/orders/1"), 6, 12, &[]);
     let ok = replies.iter().filter(|r| r.status == 200).count();
     let limited: Vec<&Reply> = replies.iter().filter(|r| r.status == 429).collect();
+    let other: Vec<&Reply> = replies
+        .iter()
+        .filter(|r| r.status != 200 && r.status != 429)
+        .collect();
+    assert!(
+        other.is_empty(),
+        "only 200 and 429 expected: {other:#?}\nupstream saw {}\n{}",
+        up.seen().len(),
+        envoy
+            .prometheus()
+            .lines()
+            .filter(|l| l.contains("upstream_rq")
+                || l.contains("upstream_cx")
+                || l.contains("meshward_"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert_eq!(
-        ok, 25,
-        "exactly the limit passes under parallel load on 2 workers"
+        ok,
+        25,
+        "exactly the limit passes under parallel load on 2 workers (upstream saw {}, cas errors {})",
+        up.seen().len(),
+        envoy.metric(r#"meshward_internal_errors_total{where="shared_data_cas"}"#)
     );
     assert_eq!(limited.len(), 72 - 25);
     let l = limited[0];
