@@ -768,7 +768,7 @@ fn compressed_bodies_pass_byte_identical_and_are_counted() {
 }
 
 #[test]
-fn invalid_utf8_and_utf16_json_pass_untouched() {
+fn invalid_json_is_masked_as_text_and_counted() {
     let up = upstream();
     let sink = Sink::start();
     let envoy = start(config(json!({})), up.port, &sink);
@@ -777,35 +777,61 @@ fn invalid_utf8_and_utf16_json_pass_untouched() {
         let r = send_on(&a, "GET", &envoy.url(path), &[("x-request-id", path)], None).unwrap();
         assert_eq!(r.status, 200, "{path}");
     }
-    // Raw bytes: invalid JSON is never rewritten (masking needs valid JSON).
+    // Raw bytes: a body that is not valid JSON is masked as text (never passed
+    // unmasked); every other byte, the invalid ones included, is left as it was.
     let (_, body) = split_response(&raw::exchange(envoy.port, &get_raw("/badutf8", "bad-raw")));
-    let mut want = format!(r#"{{"mobile":"{PHONE}","x":""#).into_bytes();
+    let mut want = format!(r#"{{"mobile":"{MASKED_PHONE}","x":""#).into_bytes();
     want.extend_from_slice(&[0xff, 0xc0, 0xae, 0xed, 0xa0, 0x80]);
     want.extend_from_slice(b"\"}");
     assert_eq!(body, want);
+    // UTF-16 JSON (not allowed between systems by RFC 8259) is not decoded: it passes
+    // as it came, counted as invalid (a documented limit).
     let (_, body) = split_response(&raw::exchange(envoy.port, &get_raw("/utf16", "u16-raw")));
     assert_eq!(&body[..2], &[0xff, 0xfe]);
     assert_eq!(
         body.len(),
         2 + 2 * format!(r#"{{"mobile":"{PHONE}"}}"#).len()
     );
-    // Requests with the same bodies reach the upstream byte-identical.
-    for bad in [want.clone(), body.clone()] {
-        let r = send(
-            "POST",
-            &envoy.url("/echo"),
-            &[("content-type", "application/json")],
-            Some(&bad),
-        );
-        assert_eq!(r.status, 200);
-        assert!(up.seen().iter().any(|s| s.body == bad));
-    }
-    // Counted: the invalid UTF-8 body was still scanned (the phone before the bad
-    // bytes), and the record says what was seen.
-    let recs = wait_ids(&sink, &["bad-raw", "u16-raw"]);
+    // A request with invalid UTF-8 in a string reaches the upstream byte-identical.
+    let r = send(
+        "POST",
+        &envoy.url("/echo"),
+        &[("content-type", "application/json")],
+        Some(&want),
+    );
+    assert_eq!(r.status, 200);
+    assert!(up.seen().iter().any(|s| s.body == want));
+    // A request body that does not parse as JSON at all is inspected as text, like a
+    // text body: UTF-16's NUL bytes are blocked as path traversal (null-byte
+    // injection), as they would be in a text/plain body.
+    let r = send(
+        "POST",
+        &envoy.url("/echo"),
+        &[
+            ("content-type", "application/json"),
+            ("x-request-id", "u16-post"),
+        ],
+        Some(&body),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let recs = wait_ids(&sink, &["bad-raw", "u16-raw", "u16-post"]);
+    assert_eq!(
+        record(&recs, "u16-post")["threats"],
+        json!([{"type": "path_traversal", "where": "body", "action": "block"}])
+    );
     assert_eq!(
         record(&recs, "bad-raw")["sensitive"]["response"]["cn_mobile"],
         1
+    );
+    assert_eq!(record(&recs, "bad-raw")["action"], "masked");
+    // Two answers of each body and the echo of the first; two requests.
+    assert_eq!(
+        envoy.metric(r#"meshward_bodies_invalid_total{message="request"}"#),
+        2.0
+    );
+    assert_eq!(
+        envoy.metric(r#"meshward_bodies_invalid_total{message="response"}"#),
+        5.0
     );
     assert_healthy(&envoy);
 }
@@ -822,8 +848,8 @@ fn hundred_thousand_deep_nesting_in_request_and_response() {
     assert_eq!(r.status, 200);
     assert_eq!(
         r.body,
-        deep_json(100_000),
-        "passes unmasked: too deep to rewrite"
+        deep_json(100_000).replace(PHONE, MASKED_PHONE),
+        "too deep for the JSON walk: masked as text"
     );
     let deep = deep_json(100_000);
     let r = post_json(&envoy.url("/echo"), &[("x-request-id", "deep-req")], &deep);
@@ -837,7 +863,7 @@ fn hundred_thousand_deep_nesting_in_request_and_response() {
     );
     assert_eq!(r.status, 200);
     let recs = wait_ids(&sink, &["deep-resp", "deep-req"]);
-    assert_eq!(record(&recs, "deep-resp")["action"], "allowed");
+    assert_eq!(record(&recs, "deep-resp")["action"], "masked");
     assert_healthy(&envoy);
 }
 
@@ -908,7 +934,14 @@ fn latin1_text_with_a_custom_type_is_masked_without_trapping() {
     let up = RawUpstream::start(vec![
         Step::Write(
             [
-                raw::head(200, "text/plain; charset=iso-8859-1", body.len(), &[]),
+                // The script closes after one answer: say so, or Envoy may reuse the
+                // closing connection for the next request (a 503 under load).
+                raw::head(
+                    200,
+                    "text/plain; charset=iso-8859-1",
+                    body.len(),
+                    &[("connection", "close")],
+                ),
                 body.to_vec(),
             ]
             .concat(),

@@ -994,7 +994,10 @@ impl Exchange {
         rt.with_hits(|hits| {
             match kind {
                 ContentKind::Json => {
-                    rt.classifier.scan_json(body, today, hits);
+                    let outcome = rt.classifier.scan_json(body, today, hits);
+                    if invalid_json(outcome, truncated) {
+                        host.incr(rt.layout.invalid(Message::Request), 1);
+                    }
                 }
                 ContentKind::Form => rt.classifier.scan_form(body, today, hits),
                 ContentKind::Text | ContentKind::Graphql => {
@@ -1022,7 +1025,7 @@ impl Exchange {
                     // The VM's walker (default depth): its buffers are reused.
                     rt.with_hits(|h| {
                         let mut n = 0usize;
-                        h.scratch.walker.walk(body, |v| {
+                        let outcome = h.scratch.walker.walk(body, |v| {
                             if v.kind == crate::json::Kind::String {
                                 n += 1;
                                 found = found.union(rt.detector.inspect(v.text, Place::Body));
@@ -1033,6 +1036,15 @@ impl Exchange {
                                 crate::json::Step::Continue
                             }
                         });
+                        // What the walker could not parse (a syntax error, nesting over
+                        // the limit) may still be read by a laxer parser upstream: it is
+                        // inspected as text.
+                        if let crate::json::Outcome::Invalid { at }
+                        | crate::json::Outcome::TooDeep { at } = outcome
+                        {
+                            let tail = body.get(at..).unwrap_or_default();
+                            found = found.union(rt.detector.inspect(tail, Place::Body));
+                        }
                     });
                 }
                 ContentKind::Form => {
@@ -1219,14 +1231,28 @@ impl Exchange {
         let maskable = !truncated && !self.head && !matches!(self.status, 204 | 206 | 304);
         let mut out = Vec::new();
         let mut masked = None;
+        let mut invalid = false;
         let mut hits = Counts::default();
         rt.with_hits(|h| {
             if maskable && plan.iter().any(Option::is_some) {
                 masked = match kind {
-                    ContentKind::Json => {
-                        rt.classifier
-                            .mask_json_with(body, &plan, &rt.hash_key, today, &mut out, h)
-                    }
+                    ContentKind::Json => rt
+                        .classifier
+                        .mask_json_with(body, &plan, &rt.hash_key, today, &mut out, h)
+                        .or_else(|| {
+                            // Not valid JSON: masked as text rather than passed unmasked.
+                            invalid = true;
+                            h.clear();
+                            out.clear();
+                            Some(rt.classifier.mask_text_with(
+                                body,
+                                &plan,
+                                &rt.hash_key,
+                                today,
+                                &mut out,
+                                h,
+                            ))
+                        }),
                     _ => Some(rt.classifier.mask_text_with(
                         body,
                         &plan,
@@ -1241,7 +1267,7 @@ impl Exchange {
                 h.clear();
                 match kind {
                     ContentKind::Json => {
-                        rt.classifier.scan_json(body, today, h);
+                        invalid = invalid_json(rt.classifier.scan_json(body, today, h), truncated);
                     }
                     ContentKind::Form => rt.classifier.scan_form(body, today, h),
                     _ => rt.classifier.scan_text(body, today, h),
@@ -1249,6 +1275,9 @@ impl Exchange {
             }
             hits.add(h);
         });
+        if invalid {
+            host.incr(rt.layout.invalid(Message::Response), 1);
+        }
         self.resp.add_counts(&hits);
         self.hash_values(rt, kind, body, today);
         // Masking decisions: per rule that masked (or would have masked) a value.
@@ -1650,5 +1679,15 @@ pub fn record_account_id(rt: &Runtime, id: &str) -> String {
         crate::sensitive::value_hash(&rt.hash_key, "account", id.as_bytes())
     } else {
         id.to_string()
+    }
+}
+
+/// A body declared JSON that is not one complete, valid JSON value, other than one cut
+/// at `max_body_bytes` by meshward itself (counted as truncated instead).
+fn invalid_json(outcome: crate::json::Outcome, truncated: bool) -> bool {
+    match outcome {
+        crate::json::Outcome::Complete => false,
+        crate::json::Outcome::Truncated { .. } => !truncated,
+        _ => true,
     }
 }

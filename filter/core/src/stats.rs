@@ -240,6 +240,7 @@ pub struct Layout {
     authn: u32,
     skipped: u32,
     truncated: u32,
+    invalid: u32,
     endpoints: u32,
     overflow: u32,
     sent: u32,
@@ -367,6 +368,8 @@ impl Layout {
             "meshward_bodies_truncated_total",
             &[("message", "response")],
         );
+        let invalid = b.counter("meshward_bodies_invalid_total", &[("message", "request")]);
+        b.counter("meshward_bodies_invalid_total", &[("message", "response")]);
         let endpoints = b.add(MetricKind::Gauge, "meshward_endpoints", &[]);
         let overflow = b.counter("meshward_endpoint_overflow_total", &[]);
         let sent = b.counter("meshward_events_sent_total", &[]);
@@ -409,6 +412,7 @@ impl Layout {
             authn,
             skipped,
             truncated,
+            invalid,
             endpoints,
             overflow,
             sent,
@@ -502,6 +506,13 @@ impl Layout {
     /// `meshward_bodies_truncated_total{message}`.
     pub fn truncated(&self, m: Message) -> MetricIdx {
         MetricIdx(self.truncated + m.idx())
+    }
+
+    /// `meshward_bodies_invalid_total{message}`: a body declared JSON that was not
+    /// valid JSON (syntax error, nesting over the limit, invalid UTF-8, cut by the
+    /// sender), so it was classified, masked and inspected as text.
+    pub fn invalid(&self, m: Message) -> MetricIdx {
+        MetricIdx(self.invalid + m.idx())
     }
 
     /// `meshward_endpoints` gauge.

@@ -416,3 +416,70 @@ fn oversize_block_refuses_what_cannot_be_inspected_whole() {
         other => panic!("nothing needs the whole body: {other:?}"),
     }
 }
+
+#[test]
+fn bodies_that_are_not_valid_json_are_masked_and_inspected_as_text() {
+    use meshward_core::stats::Message;
+    // Response: masking needs the JSON walk; an invalid body is masked as text rather
+    // than passed unmasked, and counted.
+    let rt = rt(json!({"mode": "enforce", "masking": [{"name": "m", "types": ["cn_mobile"]}]}));
+    let host = MemHost::default();
+    let get = h(&[]);
+    let rh = h(&[("content-type", "application/json")]);
+    let mask = |body: &[u8]| {
+        let (ex, _) = Exchange::start(&rt, &host, &req("GET", "/u/1", &get));
+        let mut ex = ex.unwrap();
+        ex.response_headers(
+            &rt,
+            &host,
+            &ResponseInfo {
+                status: 200,
+                headers: &rh,
+                end_of_stream: false,
+            },
+        );
+        ex.response_body(&rt, &host, &rh, body, false)
+    };
+    let mut bad = br#"{"m":"13812345678","x":""#.to_vec();
+    bad.extend_from_slice(&[0xff, 0xc0]);
+    bad.extend_from_slice(br#""}"#);
+    let mut want = br#"{"m":"138****5678","x":""#.to_vec();
+    want.extend_from_slice(&[0xff, 0xc0]);
+    want.extend_from_slice(br#""}"#);
+    match mask(&bad) {
+        BodyResult::Replace { body, .. } => assert_eq!(body, want, "invalid UTF-8"),
+        other => panic!("{other:?}"),
+    }
+    let deep = format!("{}\"13812345678\"{}", "[".repeat(300), "]".repeat(300));
+    match mask(deep.as_bytes()) {
+        BodyResult::Replace { body, .. } => {
+            assert_eq!(body, deep.replace("13812345678", "138****5678").as_bytes());
+        }
+        other => panic!("too deep: {other:?}"),
+    }
+    match mask(br#"{"m":"13812345678"}"#) {
+        BodyResult::Replace { body, .. } => assert_eq!(body, br#"{"m":"138****5678"}"#),
+        other => panic!("valid: {other:?}"),
+    }
+    assert_eq!(
+        host.metric(rt.layout.invalid(Message::Response)),
+        2,
+        "the valid body is not counted"
+    );
+
+    // Request: what follows a syntax error is still inspected for injections.
+    let rt = self::rt(json!({"mode": "enforce"}));
+    let host = MemHost::default();
+    let hs = h(&[("content-type", "application/json")]);
+    let mut r = req("POST", "/notes", &hs);
+    r.end_of_stream = false;
+    let answer = |body: &[u8]| {
+        let (ex, _) = Exchange::start(&rt, &host, &r);
+        ex.unwrap().request_body(&rt, &host, body, false)
+    };
+    let a = answer(br#"{"a":1,,"q":"1' OR '1'='1"}"#).expect("blocked after the error");
+    assert_eq!(a.status, 403);
+    assert!(answer(br#"{"a":1,,"q":"plain words"}"#).is_none());
+    assert!(answer(br#"{"a":1,"q":"plain words"}"#).is_none());
+    assert_eq!(host.metric(rt.layout.invalid(Message::Request)), 2);
+}
