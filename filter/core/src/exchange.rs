@@ -742,7 +742,14 @@ impl Exchange {
             }
             if d.in_query {
                 if let Some(q) = query {
-                    for (_, v) in crate::text::form_pairs(q.as_bytes()).take(256) {
+                    // Every parameter, up to `max_body_bytes` of values in all (Envoy's
+                    // header limit, 60 KiB by default, usually ends the query first).
+                    let mut budget = p.inspection.max_body_bytes;
+                    for (_, v) in crate::text::form_pairs(q.as_bytes()) {
+                        if budget == 0 {
+                            break;
+                        }
+                        budget = budget.saturating_sub(v.len().max(1));
                         let f = rt.detector.inspect(v, Place::Query);
                         self.threat(rt, host, req.headers, f, Place::Query);
                     }
@@ -1023,18 +1030,13 @@ impl Exchange {
             match kind {
                 ContentKind::Json => {
                     // The VM's walker (default depth): its buffers are reused.
+                    // Every string value (the body is at most `max_body_bytes`).
                     rt.with_hits(|h| {
-                        let mut n = 0usize;
                         let outcome = h.scratch.walker.walk(body, |v| {
                             if v.kind == crate::json::Kind::String {
-                                n += 1;
                                 found = found.union(rt.detector.inspect(v.text, Place::Body));
                             }
-                            if n > 4096 {
-                                crate::json::Step::Stop
-                            } else {
-                                crate::json::Step::Continue
-                            }
+                            crate::json::Step::Continue
                         });
                         // What the walker could not parse (a syntax error, nesting over
                         // the limit) may still be read by a laxer parser upstream: it is
@@ -1048,7 +1050,7 @@ impl Exchange {
                     });
                 }
                 ContentKind::Form => {
-                    for (_, v) in crate::text::form_pairs(body).take(1024) {
+                    for (_, v) in crate::text::form_pairs(body) {
                         found = found.union(rt.detector.inspect(v, Place::Body));
                     }
                 }

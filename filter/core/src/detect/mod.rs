@@ -12,8 +12,9 @@
 //! * [`xss`]: an HTML tag/attribute tokenizer plus JS-string and URL contexts;
 //! * [`traversal`], [`command`], [`ssrf`], [`jndi`], [`scanner`].
 //!
-//! Work per value is linear and bounded: only the first [`MAX_INSPECT`] bytes of a value
-//! are inspected, and every detector scans its input a bounded number of times.
+//! Work per value is linear: a value is inspected in windows of at most [`MAX_INSPECT`]
+//! bytes (overlapping by [`WINDOW_OVERLAP`]), and every detector scans a window a
+//! bounded number of times.
 
 pub mod command;
 pub mod decode;
@@ -198,6 +199,8 @@ const FAST_LEN: usize = 128;
 const MAX_SEGMENTS: usize = 32;
 /// Maximum number of `;`-separated cookie pieces inspected one by one.
 const MAX_COOKIE_PIECES: usize = 16;
+/// Bytes shared by consecutive windows of a value longer than [`MAX_INSPECT`].
+pub const WINDOW_OVERLAP: usize = 1024;
 
 impl Detector {
     /// A detector running the `enabled` families.
@@ -212,9 +215,30 @@ impl Detector {
 
     /// Inspects one value (query value, header value, JSON string value, form field,
     /// raw text body) as it arrived on the wire: it is decoded here (see [`decode`]).
-    /// Only the first [`MAX_INSPECT`] bytes are inspected. Returns the families found
-    /// among the enabled ones.
+    /// A value longer than [`MAX_INSPECT`] bytes is inspected in windows of that size
+    /// overlapping by [`WINDOW_OVERLAP`] bytes, so every byte is looked at and an
+    /// injection up to the overlap long lies wholly in one window; the cost stays
+    /// linear in the value (whose length the body or header limits bound). Returns the
+    /// families found among the enabled ones.
     pub fn inspect(&self, value: &[u8], place: Place) -> FamilySet {
+        if value.len() <= MAX_INSPECT {
+            return self.inspect_window(value, place);
+        }
+        let mut found = FamilySet::EMPTY;
+        let mut start = 0usize;
+        loop {
+            let end = start.saturating_add(MAX_INSPECT).min(value.len());
+            let window = value.get(start..end).unwrap_or_default();
+            found = found.union(self.inspect_window(window, place));
+            if end >= value.len() || found == self.enabled {
+                return found;
+            }
+            start = end - WINDOW_OVERLAP;
+        }
+    }
+
+    /// [`Detector::inspect`] of at most [`MAX_INSPECT`] bytes.
+    fn inspect_window(&self, value: &[u8], place: Place) -> FamilySet {
         let mut found = FamilySet::EMPTY;
         if self.enabled.is_empty() || value.is_empty() {
             return found;
@@ -522,6 +546,28 @@ mod tests {
 
     fn all() -> Detector {
         Detector::new(FamilySet::ALL)
+    }
+
+    #[test]
+    fn long_values_are_inspected_in_overlapping_windows() {
+        let d = all();
+        let sqli = "1' OR '1'='1";
+        // Past the first window, across a window edge, and at the very end.
+        for at in [
+            MAX_INSPECT + 100,
+            MAX_INSPECT - 5,
+            2 * (MAX_INSPECT - WINDOW_OVERLAP) - 3,
+            60_000,
+        ] {
+            let v = format!("{}{sqli}", "a ".repeat(at / 2));
+            assert!(
+                d.inspect(v.as_bytes(), Place::Body).contains(Family::Sqli),
+                "injection at {at}"
+            );
+        }
+        let prose = "the quick brown fox jumps over the lazy dog. ".repeat(3000);
+        assert!(prose.len() > 8 * MAX_INSPECT);
+        assert_eq!(d.inspect(prose.as_bytes(), Place::Body), FamilySet::EMPTY);
     }
 
     #[test]
