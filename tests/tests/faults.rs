@@ -627,6 +627,59 @@ fn oversize_block_refuses_bodies_that_cannot_be_inspected_whole() {
 }
 
 #[test]
+fn compressed_block_refuses_compressed_bodies_a_decision_needs() {
+    let up = upstream();
+    let sink = Sink::start();
+    let answer_of = |body: &str| -> serde_json::Value {
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body:.200}"))
+    };
+    for hold in [false, true] {
+        let cfg = config(json!({"inspection": {"compressed": "block", "hold_headers": hold}}));
+        let mut opts = EnvoyOptions::new(&cfg.to_string(), up.port, sink.port);
+        if hold {
+            opts = opts.allow_stop_iteration();
+        }
+        let envoy = start_opts(opts);
+        // A gzip answer that masking must rewrite: replaced by the 502 answer (the
+        // upstream's 200 has already left unless headers are held).
+        let id = format!("gz-resp-{hold}");
+        let r = get(&envoy.url("/gzip"), &[("x-request-id", &id)]);
+        assert_eq!(r.status, if hold { 502 } else { 200 }, "hold {hold}");
+        assert_eq!(r.header("content-encoding"), None, "the answer is not gzip");
+        let a = answer_of(&r.body);
+        assert_eq!(a["error"], "bad_gateway");
+        assert_eq!(a["reason"], "compressed");
+        assert_eq!(a["rule"], "inspection.compressed");
+        assert_eq!(a["request_id"], id.as_str());
+        // A gzip request body that body blocking must see: 415 before the upstream.
+        let gz = gzip(br#"{"q":"1' OR '1'='1"}"#);
+        let id = format!("gz-req-{hold}");
+        let r = send(
+            "POST",
+            &envoy.url("/echo"),
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+                ("x-request-id", &id),
+            ],
+            Some(&gz),
+        );
+        assert_eq!(r.status, 415, "{}", r.body);
+        assert_eq!(answer_of(&r.body)["error"], "unsupported_media_type");
+        assert!(
+            up.seen().iter().all(|s| s.body != gz),
+            "never reached the upstream"
+        );
+        let recs = wait_ids(&sink, &[&format!("gz-resp-{hold}"), &id]);
+        for id in [format!("gz-resp-{hold}"), id] {
+            assert_eq!(record(&recs, &id)["action"], "blocked", "{id}");
+            assert_eq!(record(&recs, &id)["skipped"], "compressed", "{id}");
+        }
+        assert_healthy(&envoy);
+    }
+}
+
+#[test]
 fn bodies_over_envoys_buffer_limit_pass_intact() {
     let up = upstream();
     let sink = Sink::start();

@@ -189,6 +189,9 @@ pub enum BodyResult {
 /// The `rule` of answers given under `inspection.oversize: block`.
 pub const OVERSIZE_RULE: &str = "inspection.oversize";
 
+/// The `rule` of answers given under `inspection.compressed: block`.
+pub const COMPRESSED_RULE: &str = "inspection.compressed";
+
 /// A record produced by the exchange, for the adapter to encode and queue.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OutRecord {
@@ -300,6 +303,8 @@ pub struct Exchange {
     records: Vec<OutRecord>,
     value_hashes: Vec<String>,
     hold_request: bool,
+    /// The response is compressed and `compressed: block` needs it: answered 502.
+    refuse_compressed: bool,
 }
 
 /// Keyed value hashes kept per call (`events.values: hash`).
@@ -581,6 +586,7 @@ impl Exchange {
             records: Vec::new(),
             value_hashes: Vec::new(),
             hold_request: false,
+            refuse_compressed: false,
         };
         ex.discover(rt, host);
         if let Some(a) = ex.request_steps(rt, host, req, raw_path, query) {
@@ -589,16 +595,22 @@ impl Exchange {
         }
         // Request body.
         let body_kind = content_kind(rt, content_type);
+        let body_blocking = p.enforce
+            && p.detection.in_body
+            && FamilySet::ALL
+                .iter()
+                .any(|f| p.detection.family(f.as_str()) == Switch::Block);
         if !req.end_of_stream && ex.inspect && p.inspection.request_body {
             if is_compressed(req.headers) {
                 ex.skip(rt, host, true);
+                // Body blocking cannot see a compressed body: `compressed: block`
+                // refuses it rather than let it pass uninspected.
+                if body_blocking && body_kind.is_some() && p.inspection.compressed_block {
+                    plan.answer =
+                        Some(ex.answer(Reason::CompressedRequest, COMPRESSED_RULE, None, None));
+                }
             } else if let Some(kind) = body_kind {
                 ex.request_content = Some(kind);
-                let body_blocking = p.enforce
-                    && p.detection.in_body
-                    && FamilySet::ALL
-                        .iter()
-                        .any(|f| p.detection.family(f.as_str()) == Switch::Block);
                 ex.hold_request = body_blocking;
                 plan.body = match (body_blocking, p.inspection.hold_headers) {
                     (true, true) => BodyMode::Hold,
@@ -1176,11 +1188,10 @@ impl Exchange {
             }
             return none;
         };
-        if is_compressed(resp.headers) {
+        let compressed = is_compressed(resp.headers);
+        if compressed {
             self.skip(rt, host, true);
-            return none;
         }
-        self.response_content = Some(kind);
         let maskable = !self.head && !matches!(resp.status, 204 | 206 | 304);
         let (plan, _) = self.mask_plan(rt, resp.headers);
         let masking = maskable && plan.iter().any(Option::is_some);
@@ -1191,6 +1202,30 @@ impl Exchange {
             .any(|d| d.max_per_response.is_some() && Self::effective(rt, d.dry_run));
         let rewrite = masking || guard;
         let hold = rt.policy.inspection.hold_headers;
+        if compressed {
+            // Masking cannot rewrite a compressed body: `compressed: block` (enforce)
+            // replaces it with a 502 answer (see `response_body`) instead of letting
+            // it pass unmasked. Without held headers the status has left already; the
+            // encoding and length headers must not describe the answer body.
+            if !(rewrite && rt.policy.enforce && rt.policy.inspection.compressed_block) {
+                return none;
+            }
+            self.refuse_compressed = true;
+            return ResponsePlan {
+                body: if hold {
+                    BodyMode::Hold
+                } else {
+                    BodyMode::Buffer
+                },
+                body_limit: rt.policy.inspection.max_body_bytes,
+                remove_headers: if hold {
+                    Vec::new()
+                } else {
+                    vec!["content-encoding", "content-length", "etag", "content-md5"]
+                },
+            };
+        }
+        self.response_content = Some(kind);
         ResponsePlan {
             body: match (rewrite, hold) {
                 (true, true) => BodyMode::Hold,
@@ -1218,6 +1253,15 @@ impl Exchange {
         body: &[u8],
         truncated: bool,
     ) -> BodyResult {
+        if self.refuse_compressed {
+            self.masked = false;
+            return BodyResult::Answer(self.answer(
+                Reason::CompressedResponse,
+                COMPRESSED_RULE,
+                None,
+                None,
+            ));
+        }
         if self.status >= 500 && rt.policy.findings.verbose_errors {
             self.verbose = crate::findings::verbose_error(body);
         }

@@ -483,3 +483,103 @@ fn bodies_that_are_not_valid_json_are_masked_and_inspected_as_text() {
     assert!(answer(br#"{"a":1,"q":"plain words"}"#).is_none());
     assert_eq!(host.metric(rt.layout.invalid(Message::Request)), 2);
 }
+
+#[test]
+fn compressed_block_refuses_compressed_bodies_a_decision_needs() {
+    // Request: body blocking (enforce, detection blocks by default) cannot see a gzip
+    // body; `compressed: block` answers 415 before the body is read.
+    let hs = h(&[
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ]);
+    let mut r = req("POST", "/notes", &hs);
+    r.end_of_stream = false;
+    let start = |cfg: Value| {
+        let rt = rt(cfg);
+        let (_, plan) = Exchange::start(&rt, &MemHost::default(), &r);
+        plan.answer
+    };
+    let a =
+        start(json!({"mode": "enforce", "inspection": {"compressed": "block"}})).expect("refused");
+    assert_eq!(a.status, 415);
+    let body: Value = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(body["error"], "unsupported_media_type");
+    assert_eq!(body["reason"], "compressed");
+    assert_eq!(body["rule"], "inspection.compressed");
+    assert!(
+        start(json!({"mode": "enforce"})).is_none(),
+        "identity: passes"
+    );
+    assert!(
+        start(json!({"inspection": {"compressed": "block"}})).is_none(),
+        "monitor never blocks"
+    );
+    assert!(
+        start(
+            json!({"mode": "enforce", "inspection": {"compressed": "block"},
+                     "detection": {"injection": {"sqli": "alert", "xss": "alert",
+                       "path_traversal": "alert", "command": "alert", "jndi": "alert"}}})
+        )
+        .is_none(),
+        "nothing blocks on the body: nothing needs it"
+    );
+
+    // Response: masking cannot rewrite a gzip body; it is replaced by a 502 answer and
+    // the headers that would describe the original are dropped up front.
+    let response = |cfg: Value| {
+        let rt = rt(cfg);
+        let host = MemHost::default();
+        let get = h(&[]);
+        let (ex, _) = Exchange::start(&rt, &host, &req("GET", "/u/1", &get));
+        let mut ex = ex.unwrap();
+        let rh = h(&[
+            ("content-type", "application/json"),
+            ("content-encoding", "gzip"),
+        ]);
+        let plan = ex.response_headers(
+            &rt,
+            &host,
+            &ResponseInfo {
+                status: 200,
+                headers: &rh,
+                end_of_stream: false,
+            },
+        );
+        let result = (plan.body != BodyMode::Skip)
+            .then(|| ex.response_body(&rt, &host, &rh, b"\x1f\x8b\x08\x00", false));
+        let recs = ex.finish(
+            &rt,
+            &host,
+            &StreamEnd {
+                status: 200,
+                ..Default::default()
+            },
+        );
+        let OutRecord::Call(c) = &recs[0] else {
+            panic!()
+        };
+        (plan, result, c.action, c.skipped)
+    };
+    let masking = json!([{"name": "m", "types": ["cn_mobile"]}]);
+    let (plan, result, action, skipped) = response(
+        json!({"mode": "enforce", "masking": masking, "inspection": {"compressed": "block"}}),
+    );
+    assert_eq!(plan.body, BodyMode::Buffer);
+    assert!(plan.remove_headers.contains(&"content-encoding"));
+    match result {
+        Some(BodyResult::Answer(a)) => {
+            assert_eq!(a.status, 502);
+            let body: Value = serde_json::from_slice(&a.body).unwrap();
+            assert_eq!(body["error"], "bad_gateway");
+            assert_eq!(body["reason"], "compressed");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!((action, skipped), ("blocked", Some("compressed")));
+    let (plan, result, action, _) = response(json!({"mode": "enforce", "masking": masking}));
+    assert_eq!((plan.body, action), (BodyMode::Skip, "allowed"), "identity");
+    assert!(result.is_none());
+    let (plan, _, _, _) =
+        response(json!({"mode": "enforce", "inspection": {"compressed": "block"}}));
+    assert_eq!(plan.body, BodyMode::Skip, "nothing to mask: passes");
+}

@@ -123,8 +123,10 @@ pub struct InspectionPolicy {
     pub response_body: bool,
     /// Lower-case media types.
     pub content_types: Vec<String>,
-    /// Strip `accept-encoding` (the `identity` choice).
+    /// Strip `accept-encoding` (the `identity` and `block` choices).
     pub force_identity: bool,
+    /// Refuse compressed bodies a decision needs (`compressed: block`).
+    pub compressed_block: bool,
     /// Paths not inspected.
     pub skip_paths: PathSet,
     /// Headers may be held until the body verdict (the host allows it).
@@ -743,7 +745,8 @@ fn inspection(raw: &raw::Inspection, cx: &mut Cx) -> InspectionPolicy {
         request_body: raw.request_body,
         response_body: raw.response_body,
         content_types,
-        force_identity: raw.compressed == raw::Compressed::Identity,
+        force_identity: raw.compressed != raw::Compressed::Skip,
+        compressed_block: raw.compressed == raw::Compressed::Block,
         skip_paths: path_set("inspection.skip_paths", &raw.skip_paths, cx),
         hold_headers: raw.hold_headers,
     }

@@ -113,7 +113,9 @@ pub struct Inspection {
     /// Content types whose bodies are inspected (media type, parameters ignored).
     pub content_types: Vec<String>,
     /// `identity` (default): ask upstreams for uncompressed answers. `skip`:
-    /// compressed bodies pass uninspected, counted.
+    /// compressed bodies pass uninspected, counted. `block`: as `identity`, and in
+    /// `mode: enforce` a compressed body that a decision needs (body blocking on a
+    /// request, masking or `max_per_response` on a response) is refused (415 / 502).
     pub compressed: Compressed,
     /// Paths whose inspection is skipped (access and limits still apply); exact paths
     /// or globs, matched after normalisation.
@@ -172,6 +174,8 @@ pub enum Compressed {
     Identity,
     /// Compressed bodies pass uninspected, counted.
     Skip,
+    /// As `identity`; compressed bodies a decision needs are refused.
+    Block,
 }
 
 /// API discovery.

@@ -27,6 +27,12 @@ pub enum Reason {
     /// A response body over `max_body_bytes` under `oversize: block`, when masking or
     /// a per-response data limit needs all of it (502).
     OversizeResponse,
+    /// A compressed request body that body-based blocking needs, under
+    /// `compressed: block` (415).
+    CompressedRequest,
+    /// A compressed response body that masking or a per-response data limit needs,
+    /// under `compressed: block` (502).
+    CompressedResponse,
 }
 
 impl Reason {
@@ -37,7 +43,8 @@ impl Reason {
             Reason::Access | Reason::Undeclared | Reason::Threat(_) | Reason::Behavior => 403,
             Reason::RateLimit | Reason::DataLimit => 429,
             Reason::OversizeRequest => 413,
-            Reason::OversizeResponse => 502,
+            Reason::CompressedRequest => 415,
+            Reason::OversizeResponse | Reason::CompressedResponse => 502,
         }
     }
     /// The `error` field.
@@ -46,6 +53,7 @@ impl Reason {
             401 => "unauthorized",
             429 => "rate_limited",
             413 => "payload_too_large",
+            415 => "unsupported_media_type",
             502 => "bad_gateway",
             _ => "forbidden",
         }
@@ -61,6 +69,7 @@ impl Reason {
             Reason::RateLimit => "rate_limit",
             Reason::DataLimit => "data_limit",
             Reason::OversizeRequest | Reason::OversizeResponse => "oversize",
+            Reason::CompressedRequest | Reason::CompressedResponse => "compressed",
         }
     }
     /// The record's `action` for this answer.
@@ -72,16 +81,20 @@ impl Reason {
             Reason::Threat(_)
             | Reason::Behavior
             | Reason::OversizeRequest
-            | Reason::OversizeResponse => "blocked",
+            | Reason::OversizeResponse
+            | Reason::CompressedRequest
+            | Reason::CompressedResponse => "blocked",
             Reason::RateLimit => "rate_limited",
             Reason::DataLimit => "data_limited",
         }
     }
-    /// gRPC status code: UNAUTHENTICATED 16, PERMISSION_DENIED 7, RESOURCE_EXHAUSTED 8.
+    /// gRPC status code: UNAUTHENTICATED 16, PERMISSION_DENIED 7, RESOURCE_EXHAUSTED 8,
+    /// INVALID_ARGUMENT 3.
     pub fn grpc_status(self) -> u32 {
         match self.status() {
             401 => 16,
             429 | 413 | 502 => 8,
+            415 => 3,
             _ => 7,
         }
     }
