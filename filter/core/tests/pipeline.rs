@@ -4,9 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use meshward_core::config::load_value;
+use meshward_core::events::CallRecord;
 use meshward_core::exchange::{
     BodyMode, BodyResult, Direction, Exchange, OutRecord, RequestInfo, RequestPlan, ResponseInfo,
-    StreamEnd,
+    ResponsePlan, StreamEnd,
 };
 use meshward_core::host::MemHost;
 use meshward_core::runtime::{NodeInfo, Runtime};
@@ -73,6 +74,39 @@ fn run(
         })
         .expect("a call record");
     (plan, call)
+}
+
+/// Starts `GET /u/1` and hands it a 200 with response headers `rh`, body to come.
+fn answered(rt: &Runtime, host: &MemHost, rh: &Headers) -> (Exchange, ResponsePlan) {
+    let get = h(&[]);
+    let (ex, _) = Exchange::start(rt, host, &req("GET", "/u/1", &get));
+    let mut ex = ex.unwrap();
+    let plan = ex.response_headers(
+        rt,
+        host,
+        &ResponseInfo {
+            status: 200,
+            headers: rh,
+            end_of_stream: false,
+        },
+    );
+    (ex, plan)
+}
+
+/// Ends `ex` with status 200; returns its call record.
+fn finish_call(ex: Exchange, rt: &Runtime, host: &MemHost) -> CallRecord {
+    let recs = ex.finish(
+        rt,
+        host,
+        &StreamEnd {
+            status: 200,
+            ..Default::default()
+        },
+    );
+    match recs.into_iter().next() {
+        Some(OutRecord::Call(c)) => *c,
+        other => panic!("no call record: {other:?}"),
+    }
 }
 
 #[test]
@@ -183,21 +217,11 @@ fn masking_replaces_the_body_and_names_the_headers_to_drop() {
     let rt = rt(json!({"mode": "enforce", "masking": [{"name": "m", "types": ["cn_mobile"]}]}));
     let host = MemHost::default();
     let hs = h(&[]);
-    let (ex, _) = Exchange::start(&rt, &host, &req("GET", "/u/1", &hs));
-    let mut ex = ex.unwrap();
     let rh = h(&[
         ("content-type", "application/json"),
         ("content-length", "30"),
     ]);
-    let plan = ex.response_headers(
-        &rt,
-        &host,
-        &ResponseInfo {
-            status: 200,
-            headers: &rh,
-            end_of_stream: false,
-        },
-    );
+    let (mut ex, plan) = answered(&rt, &host, &rh);
     assert_eq!(plan.body, BodyMode::Buffer);
     assert!(
         plan.remove_headers.contains(&"content-length"),
@@ -207,18 +231,7 @@ fn masking_replaces_the_body_and_names_the_headers_to_drop() {
         BodyResult::Replace { body, .. } => assert_eq!(body, br#"{"m":"138****5678","n":1}"#),
         other => panic!("{other:?}"),
     }
-    let recs = ex.finish(
-        &rt,
-        &host,
-        &StreamEnd {
-            status: 200,
-            ..Default::default()
-        },
-    );
-    let OutRecord::Call(c) = &recs[0] else {
-        panic!()
-    };
-    assert_eq!(c.action, "masked");
+    assert_eq!(finish_call(ex, &rt, &host).action, "masked");
     // HEAD and 204 are never masked.
     let (ex, _) = Exchange::start(&rt, &host, &req("HEAD", "/u/1", &hs));
     let mut ex = ex.unwrap();
@@ -368,31 +381,10 @@ fn oversize_block_refuses_what_cannot_be_inspected_whole() {
     let response = |cfg: Value| {
         let rt = rt(cfg);
         let host = MemHost::default();
-        let get = h(&[]);
-        let (ex, _) = Exchange::start(&rt, &host, &req("GET", "/u/1", &get));
-        let mut ex = ex.unwrap();
         let rh = h(&[("content-type", "application/json")]);
-        ex.response_headers(
-            &rt,
-            &host,
-            &ResponseInfo {
-                status: 200,
-                headers: &rh,
-                end_of_stream: false,
-            },
-        );
+        let (mut ex, _) = answered(&rt, &host, &rh);
         let result = ex.response_body(&rt, &host, &rh, br#"{"m":"13812345678","n":"#, true);
-        let recs = ex.finish(
-            &rt,
-            &host,
-            &StreamEnd {
-                status: 200,
-                ..Default::default()
-            },
-        );
-        let OutRecord::Call(c) = &recs[0] else {
-            panic!()
-        };
+        let c = finish_call(ex, &rt, &host);
         (result, c.action, c.truncated)
     };
     let masking = json!([{"name": "m", "types": ["cn_mobile"]}]);
@@ -424,20 +416,9 @@ fn bodies_that_are_not_valid_json_are_masked_and_inspected_as_text() {
     // than passed unmasked, and counted.
     let rt = rt(json!({"mode": "enforce", "masking": [{"name": "m", "types": ["cn_mobile"]}]}));
     let host = MemHost::default();
-    let get = h(&[]);
     let rh = h(&[("content-type", "application/json")]);
     let mask = |body: &[u8]| {
-        let (ex, _) = Exchange::start(&rt, &host, &req("GET", "/u/1", &get));
-        let mut ex = ex.unwrap();
-        ex.response_headers(
-            &rt,
-            &host,
-            &ResponseInfo {
-                status: 200,
-                headers: &rh,
-                end_of_stream: false,
-            },
-        );
+        let (mut ex, _) = answered(&rt, &host, &rh);
         ex.response_body(&rt, &host, &rh, body, false)
     };
     let mut bad = br#"{"m":"13812345678","x":""#.to_vec();
@@ -529,35 +510,14 @@ fn compressed_block_refuses_compressed_bodies_a_decision_needs() {
     let response = |cfg: Value| {
         let rt = rt(cfg);
         let host = MemHost::default();
-        let get = h(&[]);
-        let (ex, _) = Exchange::start(&rt, &host, &req("GET", "/u/1", &get));
-        let mut ex = ex.unwrap();
         let rh = h(&[
             ("content-type", "application/json"),
             ("content-encoding", "gzip"),
         ]);
-        let plan = ex.response_headers(
-            &rt,
-            &host,
-            &ResponseInfo {
-                status: 200,
-                headers: &rh,
-                end_of_stream: false,
-            },
-        );
+        let (mut ex, plan) = answered(&rt, &host, &rh);
         let result = (plan.body != BodyMode::Skip)
             .then(|| ex.response_body(&rt, &host, &rh, b"\x1f\x8b\x08\x00", false));
-        let recs = ex.finish(
-            &rt,
-            &host,
-            &StreamEnd {
-                status: 200,
-                ..Default::default()
-            },
-        );
-        let OutRecord::Call(c) = &recs[0] else {
-            panic!()
-        };
+        let c = finish_call(ex, &rt, &host);
         (plan, result, c.action, c.skipped)
     };
     let masking = json!([{"name": "m", "types": ["cn_mobile"]}]);
