@@ -127,10 +127,16 @@ fn records_reach_the_sink_as_ndjson_batches() {
         assert_eq!(p.path, "/v1/logs");
         assert!(p.records().len() <= 4);
     }
-    // Endpoint records: first sight of `GET /users/{int}` on this pod, once.
+    // Endpoint records: first sight of `GET /users/{int}` on this pod, once, and once
+    // the first data of level 4 it carried (an ID number in every answer).
     let endpoints: Vec<_> = all.iter().filter(|x| x["kind"] == "endpoint").collect();
-    assert_eq!(endpoints.len(), 1, "{endpoints:#?}");
-    assert_eq!(endpoints[0]["api"]["path"], "/users/{int}");
+    assert_eq!(endpoints.len(), 2, "{endpoints:#?}");
+    assert!(endpoints.iter().all(|e| e["api"]["path"] == "/users/{int}"));
+    let levels: Vec<_> = endpoints.iter().map(|e| e["level"].as_u64()).collect();
+    assert!(
+        levels.contains(&None) && levels.contains(&Some(4)),
+        "{levels:?}"
+    );
     for id in &ids {
         let r = recs
             .iter()

@@ -90,7 +90,11 @@ fn paths_become_templates_and_declared_templates_win() {
             "{path}"
         );
     }
-    let endpoints: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "endpoint").collect();
+    // First sights (records of an endpoint's level carry `level`).
+    let endpoints: Vec<&Value> = recs
+        .iter()
+        .filter(|r| r["kind"] == "endpoint" && r.get("level").is_none())
+        .collect();
     let users = endpoints
         .iter()
         .filter(|e| e["api"]["path"] == "/users/{int}")

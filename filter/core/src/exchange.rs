@@ -271,6 +271,8 @@ pub struct Exchange {
     path: String,
     template: String,
     declared: bool,
+    /// The endpoint is in the inventory (not over `max_endpoints`).
+    inventoried: bool,
     operation: Option<String>,
     request_id: Option<String>,
     source: SourceInfo,
@@ -550,6 +552,7 @@ impl Exchange {
             path: norm.path,
             template,
             declared: m.declared,
+            inventoried: false,
             operation,
             request_id,
             source: SourceInfo {
@@ -640,30 +643,62 @@ impl Exchange {
     fn discover(&mut self, rt: &Runtime, host: &dyn Host) {
         let h = hash64(&[self.method.as_bytes(), self.template.as_bytes()]);
         match rt.endpoints.insert(host, h) {
-            Seen::Known => {}
+            Seen::Known => self.inventoried = true,
             Seen::New(n) => {
+                self.inventoried = true;
                 host.set_gauge(rt.layout.endpoints(), n);
-                self.records.push(OutRecord::Endpoint(EndpointRecord {
-                    v: RECORD_VERSION,
-                    kind: "endpoint",
-                    ts: self.ts,
-                    config: rt.policy.hash.clone(),
-                    service: rt.service.clone(),
-                    api: self.api_info(),
-                    declared: self.declared,
-                    first_seen_by: FirstSeenBy {
-                        principal: self.source.principal.clone(),
-                        account: self
-                            .account
-                            .as_ref()
-                            .filter(|a| a.trusted)
-                            .map(|a| record_account_id(rt, &a.id)),
-                    },
-                }));
+                let rec = self.endpoint_record(rt, 0);
+                self.records.push(rec);
             }
             Seen::Overflow => host.incr(rt.layout.endpoint_overflow(), 1),
             Seen::Error => host.incr(rt.layout.internal_error(ErrorSite::SharedData), 1),
         }
+    }
+
+    /// The endpoint's level: the first call on this pod and config that carries data
+    /// of level `level` yields an `endpoint` record with it. Lower levels are marked
+    /// seen at the same time, so records only ever go up (at most 4 per endpoint; a
+    /// race between workers may add one lower record, which the highest outranks).
+    fn level_seen(&mut self, rt: &Runtime, host: &dyn Host, level: u8) {
+        if level == 0 || !self.inventoried {
+            return;
+        }
+        let ep = hash64(&[self.method.as_bytes(), self.template.as_bytes()]);
+        let item = |l: u8| hash64(&[&ep.to_le_bytes(), &[l]]);
+        match rt.levels.insert(host, item(level)) {
+            Seen::New(_) => {
+                for l in 1..level {
+                    if rt.levels.insert(host, item(l)) == Seen::Error {
+                        host.incr(rt.layout.internal_error(ErrorSite::SharedData), 1);
+                    }
+                }
+                let rec = self.endpoint_record(rt, level);
+                self.records.push(rec);
+            }
+            Seen::Known | Seen::Overflow => {}
+            Seen::Error => host.incr(rt.layout.internal_error(ErrorSite::SharedData), 1),
+        }
+    }
+
+    fn endpoint_record(&self, rt: &Runtime, level: u8) -> OutRecord {
+        OutRecord::Endpoint(EndpointRecord {
+            v: RECORD_VERSION,
+            kind: "endpoint",
+            ts: self.ts,
+            config: rt.policy.hash.clone(),
+            service: rt.service.clone(),
+            api: self.api_info(),
+            declared: self.declared,
+            level,
+            first_seen_by: FirstSeenBy {
+                principal: self.source.principal.clone(),
+                account: self
+                    .account
+                    .as_ref()
+                    .filter(|a| a.trusted)
+                    .map(|a| record_account_id(rt, &a.id)),
+            },
+        })
     }
 
     fn api_info(&self) -> ApiInfo {
@@ -1529,6 +1564,7 @@ impl Exchange {
             self.status = status;
         }
         let level = self.level(rt);
+        self.level_seen(rt, host, level);
         // Behaviour.
         if let Some(actor) = self.actor {
             if rt.behavior.is_active() {

@@ -47,6 +47,9 @@ pub struct Runtime {
     pub endpoints: SharedSet,
     /// Findings already reported on this pod and config.
     pub findings: SharedSet,
+    /// Levels of data each endpoint has carried on this pod and config
+    /// (endpoint, level) pairs: at most 4 per inventoried endpoint.
+    pub levels: SharedSet,
     /// Problems met while building the engines (logged by the adapter as warnings).
     pub warnings: Vec<String>,
     rng: Cell<u64>,
@@ -162,6 +165,10 @@ impl Runtime {
                 format!("{plugin}|mw|fd|{}", policy.hash),
                 max_endpoints.saturating_mul(crate::config::FINDINGS.len()),
             ),
+            levels: SharedSet::new(
+                format!("{plugin}|mw|lv|{}", policy.hash),
+                max_endpoints.saturating_mul(4),
+            ),
             warnings,
             policy,
             layout,
@@ -213,7 +220,7 @@ impl Runtime {
         for l in &self.data_limiters {
             n += l.prepare(host)?;
         }
-        for set in [&self.endpoints, &self.findings] {
+        for set in [&self.endpoints, &self.findings, &self.levels] {
             n += u64::from(
                 set.prepare(host)
                     .map_err(|_| crate::protect::slots::SlotError::Host)?,

@@ -543,3 +543,76 @@ fn compressed_block_refuses_compressed_bodies_a_decision_needs() {
         response(json!({"mode": "enforce", "inspection": {"compressed": "block"}}));
     assert_eq!(plan.body, BodyMode::Skip, "nothing to mask: passes");
 }
+
+#[test]
+fn an_endpoints_level_is_recorded_when_it_first_rises() {
+    let rt = rt(json!({}));
+    let host = MemHost::default();
+    let rh = h(&[("content-type", "application/json")]);
+    let endpoint_levels = |body: &[u8]| -> Vec<u8> {
+        let (mut ex, _) = answered(&rt, &host, &rh);
+        ex.response_body(&rt, &host, &rh, body, false);
+        let recs = ex.finish(
+            &rt,
+            &host,
+            &StreamEnd {
+                status: 200,
+                ..Default::default()
+            },
+        );
+        recs.iter()
+            .filter_map(|r| match r {
+                OutRecord::Endpoint(e) => Some(e.level),
+                _ => None,
+            })
+            .collect()
+    };
+    // First sight (level 0: no `level` field), then level 3 (a mobile number).
+    assert_eq!(endpoint_levels(br#"{"m":"13812345678"}"#), vec![0, 3]);
+    assert_eq!(endpoint_levels(br#"{"m":"13812345678"}"#), Vec::<u8>::new());
+    assert_eq!(endpoint_levels(br#"{"n":1}"#), Vec::<u8>::new());
+    // An ID number raises it to 4, once.
+    assert_eq!(endpoint_levels(br#"{"id":"11010519491231002X"}"#), vec![4]);
+    assert_eq!(
+        endpoint_levels(br#"{"id":"11010519491231002X"}"#),
+        Vec::<u8>::new()
+    );
+    // Lower levels never follow a higher one: 2 was marked seen with 4. (On a new
+    // endpoint the same value is recorded as level 2.)
+    assert_eq!(
+        endpoint_levels(br#"{"mac":"00:1A:2B:3C:4D:5E"}"#),
+        Vec::<u8>::new()
+    );
+    let get = h(&[]);
+    let (ex, _) = Exchange::start(&rt, &host, &req("GET", "/devices/1", &get));
+    let mut ex = ex.unwrap();
+    ex.response_headers(
+        &rt,
+        &host,
+        &ResponseInfo {
+            status: 200,
+            headers: &rh,
+            end_of_stream: false,
+        },
+    );
+    ex.response_body(&rt, &host, &rh, br#"{"mac":"00:1A:2B:3C:4D:5E"}"#, false);
+    let recs = ex.finish(
+        &rt,
+        &host,
+        &StreamEnd {
+            status: 200,
+            ..Default::default()
+        },
+    );
+    let json: Vec<Value> = recs
+        .iter()
+        .filter_map(|r| match r {
+            OutRecord::Endpoint(e) => Some(serde_json::to_value(e).unwrap()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(json.len(), 2);
+    assert!(json[0].get("level").is_none(), "first sight: {}", json[0]);
+    assert_eq!(json[1]["level"], 2);
+    assert_eq!(json[1]["api"]["path"], "/devices/{int}");
+}

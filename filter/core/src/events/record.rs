@@ -12,10 +12,6 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-fn is_zero_u8(v: &u8) -> bool {
-    *v == 0
-}
-
 fn is_zero_u64(v: &u64) -> bool {
     *v == 0
 }
@@ -223,8 +219,17 @@ pub struct EndpointRecord {
     /// Declared in `apis.templates`.
     #[serde(skip_serializing_if = "is_false")]
     pub declared: bool,
-    /// Who called it first.
+    /// Absent on first sight. Set (1 to 4) on the record of the first call on this
+    /// pod and config that carried data of this level: an endpoint's level is the
+    /// highest such record.
+    #[serde(skip_serializing_if = "is_zero_u8")]
+    pub level: u8,
+    /// Who made the call of this record (first sight, or first data of `level`).
     pub first_seen_by: FirstSeenBy,
+}
+
+fn is_zero_u8(v: &u8) -> bool {
+    *v == 0
 }
 
 /// The actor of a behavioural alert.
