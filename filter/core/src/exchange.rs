@@ -398,6 +398,17 @@ impl Exchange {
         )
     }
 
+    /// Replaces the response with meshward's answer (nothing of it was masked).
+    fn answer_response(
+        &mut self,
+        reason: Reason,
+        rule: &str,
+        retry_after: Option<u64>,
+    ) -> BodyResult {
+        self.masked = false;
+        BodyResult::Answer(self.answer(reason, rule, retry_after, None))
+    }
+
     fn subject<'a>(&'a self, headers: &'a HeaderList) -> Subject<'a> {
         let trusted = self.account.as_ref().filter(|a| a.trusted);
         Subject {
@@ -1289,13 +1300,7 @@ impl Exchange {
         truncated: bool,
     ) -> BodyResult {
         if self.refuse_compressed {
-            self.masked = false;
-            return BodyResult::Answer(self.answer(
-                Reason::CompressedResponse,
-                COMPRESSED_RULE,
-                None,
-                None,
-            ));
+            return self.answer_response(Reason::CompressedResponse, COMPRESSED_RULE, None);
         }
         if self.status >= 500 && rt.policy.findings.verbose_errors {
             self.verbose = crate::findings::verbose_error(body);
@@ -1449,17 +1454,10 @@ impl Exchange {
                     .iter()
                     .any(|d| d.max_per_response.is_some() && Self::effective(rt, d.dry_run)))
         {
-            self.masked = false;
-            return BodyResult::Answer(self.answer(
-                Reason::OversizeResponse,
-                OVERSIZE_RULE,
-                None,
-                None,
-            ));
+            return self.answer_response(Reason::OversizeResponse, OVERSIZE_RULE, None);
         }
         if let Some((rule, retry)) = guard {
-            self.masked = false;
-            return BodyResult::Answer(self.answer(Reason::DataLimit, &rule, Some(retry), None));
+            return self.answer_response(Reason::DataLimit, &rule, Some(retry));
         }
         match masked {
             Some(stats) if any_masked && stats.total > 0 => {

@@ -621,7 +621,7 @@ fn number(b: &[u8], mut i: usize) -> Result<usize, NumErr> {
         b.get(i..)
             .map_or(0, |s| s.iter().take_while(|c| c.is_ascii_digit()).count())
     };
-    // At least one digit (after `.` and after `e`): their count, else why not.
+    // At least one digit (after `.` and after `e`): their count, or why there is none.
     let required = |b: &[u8], i: usize| match digits(b, i) {
         0 if i >= b.len() => Err(NumErr::Truncated),
         0 => Err(NumErr::Invalid(i)),

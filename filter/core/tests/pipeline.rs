@@ -78,8 +78,13 @@ fn run(
 
 /// Starts `GET /u/1` and hands it a 200 with response headers `rh`, body to come.
 fn answered(rt: &Runtime, host: &MemHost, rh: &Headers) -> (Exchange, ResponsePlan) {
+    answered_at(rt, host, "/u/1", rh)
+}
+
+/// [`answered`] for `GET path`.
+fn answered_at(rt: &Runtime, host: &MemHost, path: &str, rh: &Headers) -> (Exchange, ResponsePlan) {
     let get = h(&[]);
-    let (ex, _) = Exchange::start(rt, host, &req("GET", "/u/1", &get));
+    let (ex, _) = Exchange::start(rt, host, &req("GET", path, &get));
     let mut ex = ex.unwrap();
     let plan = ex.response_headers(
         rt,
@@ -93,16 +98,36 @@ fn answered(rt: &Runtime, host: &MemHost, rh: &Headers) -> (Exchange, ResponsePl
     (ex, plan)
 }
 
-/// Ends `ex` with status 200; returns its call record.
-fn finish_call(ex: Exchange, rt: &Runtime, host: &MemHost) -> CallRecord {
-    let recs = ex.finish(
+/// Asserts a local answer's status and JSON body fields.
+fn assert_answer(
+    a: &meshward_core::protect::answer::Answer,
+    status: u16,
+    error: &str,
+    reason: &str,
+    rule: &str,
+) {
+    assert_eq!(a.status, status);
+    let body: Value = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(body["error"], error);
+    assert_eq!(body["reason"], reason);
+    assert_eq!(body["rule"], rule);
+}
+
+/// Ends `ex` with status 200; returns every record it yields.
+fn finish_all(ex: Exchange, rt: &Runtime, host: &MemHost) -> Vec<OutRecord> {
+    ex.finish(
         rt,
         host,
         &StreamEnd {
             status: 200,
             ..Default::default()
         },
-    );
+    )
+}
+
+/// Ends `ex` with status 200; returns its call record.
+fn finish_call(ex: Exchange, rt: &Runtime, host: &MemHost) -> CallRecord {
+    let recs = finish_all(ex, rt, host);
     match recs.into_iter().next() {
         Some(OutRecord::Call(c)) => *c,
         other => panic!("no call record: {other:?}"),
@@ -314,14 +339,7 @@ fn value_hashes_are_keyed_and_never_values() {
         let (ex, _) = Exchange::start(&rt, &host, &r);
         let mut ex = ex.unwrap();
         ex.request_body(&rt, &host, br#"{"mobile":"13812345678"}"#, false);
-        let recs = ex.finish(
-            &rt,
-            &host,
-            &StreamEnd {
-                status: 200,
-                ..Default::default()
-            },
-        );
+        let recs = finish_all(ex, &rt, &host);
         let OutRecord::Call(c) = &recs[0] else {
             panic!()
         };
@@ -357,11 +375,13 @@ fn oversize_block_refuses_what_cannot_be_inspected_whole() {
     assert!(request_answer(json!({"mode": "enforce"})).is_none(), "pass");
     let a = request_answer(json!({"mode": "enforce", "inspection": {"oversize": "block"}}))
         .expect("block");
-    assert_eq!(a.status, 413);
-    let body: Value = serde_json::from_slice(&a.body).unwrap();
-    assert_eq!(body["error"], "payload_too_large");
-    assert_eq!(body["reason"], "oversize");
-    assert_eq!(body["rule"], "inspection.oversize");
+    assert_answer(
+        &a,
+        413,
+        "payload_too_large",
+        "oversize",
+        "inspection.oversize",
+    );
     assert!(
         request_answer(json!({"inspection": {"oversize": "block"}})).is_none(),
         "monitor never blocks"
@@ -482,11 +502,13 @@ fn compressed_block_refuses_compressed_bodies_a_decision_needs() {
     };
     let a =
         start(json!({"mode": "enforce", "inspection": {"compressed": "block"}})).expect("refused");
-    assert_eq!(a.status, 415);
-    let body: Value = serde_json::from_slice(&a.body).unwrap();
-    assert_eq!(body["error"], "unsupported_media_type");
-    assert_eq!(body["reason"], "compressed");
-    assert_eq!(body["rule"], "inspection.compressed");
+    assert_answer(
+        &a,
+        415,
+        "unsupported_media_type",
+        "compressed",
+        "inspection.compressed",
+    );
     assert!(
         start(json!({"mode": "enforce"})).is_none(),
         "identity: passes"
@@ -552,15 +574,8 @@ fn an_endpoints_level_is_recorded_when_it_first_rises() {
     let endpoint_levels = |body: &[u8]| -> Vec<u8> {
         let (mut ex, _) = answered(&rt, &host, &rh);
         ex.response_body(&rt, &host, &rh, body, false);
-        let recs = ex.finish(
-            &rt,
-            &host,
-            &StreamEnd {
-                status: 200,
-                ..Default::default()
-            },
-        );
-        recs.iter()
+        finish_all(ex, &rt, &host)
+            .iter()
             .filter_map(|r| match r {
                 OutRecord::Endpoint(e) => Some(e.level),
                 _ => None,
@@ -583,27 +598,9 @@ fn an_endpoints_level_is_recorded_when_it_first_rises() {
         endpoint_levels(br#"{"mac":"00:1A:2B:3C:4D:5E"}"#),
         Vec::<u8>::new()
     );
-    let get = h(&[]);
-    let (ex, _) = Exchange::start(&rt, &host, &req("GET", "/devices/1", &get));
-    let mut ex = ex.unwrap();
-    ex.response_headers(
-        &rt,
-        &host,
-        &ResponseInfo {
-            status: 200,
-            headers: &rh,
-            end_of_stream: false,
-        },
-    );
+    let (mut ex, _) = answered_at(&rt, &host, "/devices/1", &rh);
     ex.response_body(&rt, &host, &rh, br#"{"mac":"00:1A:2B:3C:4D:5E"}"#, false);
-    let recs = ex.finish(
-        &rt,
-        &host,
-        &StreamEnd {
-            status: 200,
-            ..Default::default()
-        },
-    );
+    let recs = finish_all(ex, &rt, &host);
     let json: Vec<Value> = recs
         .iter()
         .filter_map(|r| match r {
