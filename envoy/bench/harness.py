@@ -137,7 +137,10 @@ FINDINGS_OFF = {
 
 
 def plugin_config(setup, soak=False):
-    """The pluginConfig of a meshward setup (JSON, as Istio hands it to the filter)."""
+    """The pluginConfig of a meshward setup (JSON, as Istio hands it to the filter).
+
+    `full-a-b` is `full` without the parts `a` and `b` of `ABLATIONS`."""
+    setup, *ablated = setup.split("-")
     if setup == "off":
         return {"enabled": False}
     if setup == "policy":
@@ -194,7 +197,53 @@ def plugin_config(setup, soak=False):
     if soak:
         # 100k distinct paths: no declared templates, every path is discovered.
         cfg["apis"] = {}
+    for part in ablated:
+        ABLATIONS[part](cfg)
     return cfg
+
+
+def _no_mask(cfg):
+    cfg["masking"] = []
+
+
+def _no_detect(cfg):
+    cfg["detection"] = DETECTION_OFF
+
+
+def _no_events(cfg):
+    del cfg["events"]
+
+
+def _no_body(cfg):
+    cfg["inspection"] = {"request_body": False, "response_body": False}
+    cfg["masking"] = []
+
+
+def _no_identity(cfg):
+    cfg["identity"] = {}
+    cfg["rate_limits"] = [r for r in cfg["rate_limits"] if r["key"] != "account"]
+
+
+def _no_limits(cfg):
+    cfg["rate_limits"] = []
+
+
+def _no_findings(cfg):
+    cfg["findings"] = FINDINGS_OFF
+    cfg["detection"] = dict(cfg["detection"], behavior=DETECTION_OFF["behavior"])
+
+
+# Ablations of `full` for finding where its cost goes: `--setups full,full-events,...`
+# runs `full` without that part (not part of the default six setups or the targets).
+ABLATIONS = {
+    "mask": _no_mask,
+    "detect": _no_detect,
+    "events": _no_events,
+    "body": _no_body,
+    "identity": _no_identity,
+    "limits": _no_limits,
+    "findings": _no_findings,
+}
 
 
 ROUTER = {
@@ -250,7 +299,7 @@ def native_filters():
     return [rbac, ratelimit, ROUTER]
 
 
-def meshward_filter(cfg):
+def meshward_filter(cfg, wasm=WASM):
     """The Wasm filter the way istiod configures a WasmPlugin (envoy/meshward.yaml)."""
     return {
         "name": "istio-system.meshward",
@@ -266,7 +315,7 @@ def meshward_filter(cfg):
                 "vm_config": {
                     "runtime": "envoy.wasm.runtime.v8",
                     "vm_id": "",
-                    "code": {"local": {"filename": str(WASM)}},
+                    "code": {"local": {"filename": str(wasm)}},
                     "environment_variables": {
                         "key_values": {"MESHWARD_HASH_KEY": "bench-hash-key"}
                     },
@@ -278,6 +327,14 @@ def meshward_filter(cfg):
 
 
 def http_filters(setup, soak=False):
+    # `setup@b`: the same setup with the module at $MESHWARD_BENCH_WASM_B (A/B runs of
+    # two builds in one interleaved run).
+    setup, _, variant = setup.partition("@")
+    if variant:
+        wasm = Path(os.environ.get("MESHWARD_BENCH_WASM_B", ""))
+        if not wasm.is_file():
+            sys.exit(f"[bench] {setup}@{variant} needs MESHWARD_BENCH_WASM_B (a module path)")
+        return [meshward_filter(plugin_config(setup, soak), wasm), ROUTER]
     if setup == "plain":
         return [ROUTER]
     if setup == "native":
@@ -550,8 +607,9 @@ def sanity(subjects):
         )
         st3, _ = http(e.port, "GET", "/admin/area07/report", {"x-tenant": "blocked-07"})
         masked = body != original
-        want_deny = name in {"native", "policy", "full"}
-        want_mask = name == "full"
+        base = name.partition("@")[0]
+        want_deny = base in {"native", "policy", "full"} or base.startswith("full-")
+        want_mask = base == "full" or (base.startswith("full-") and not {"mask", "body"} & set(base.split("-")))
         ok = st == 200 and st2 == 200 and (st3 == 403) == want_deny and masked == want_mask
         notes.append(f"{name}: GET {st} POST {st2} denied-rule {st3} masked {masked}")
         if not ok:
@@ -704,6 +762,19 @@ def report(args, setups, rounds, outdir, extra, logs):
         xs = [x for x in ratio_series(rounds, num, den, metric) if x is not None]
         if xs:
             p(f"{name:<44} {statistics.median(xs):>7.3f} {min(xs):>6.3f} {max(xs):>6.3f}  reported")
+    for s in setups:
+        if s.startswith("full-") and "full" in setups:
+            xs = [x for x in ratio_series(rounds, s, "full", "cpu") if x is not None]
+            saved = [
+                (r["results"]["full"]["cpu_10k"] - r["results"][s]["cpu_10k"]) * 100
+                for r in rounds
+                if s in r["results"] and "full" in r["results"]
+            ]
+            if xs:
+                p(
+                    f"{'CPU per request ' + s + '/full':<44} {statistics.median(xs):>7.3f} {min(xs):>6.3f} {max(xs):>6.3f}"
+                    f"  ablation: {statistics.median(saved):.0f} us/request less"
+                )
     size = WASM.stat().st_size
     ok = size <= MODULE_LIMIT
     results.append(ok)

@@ -423,6 +423,14 @@ pub struct Verifier {
 impl Verifier {
     /// Verifies the signature of `token` (already decoded into `d`), then its claims.
     pub fn verify(&self, token: &str, d: &Decoded, now_ms: u64) -> Result<(), JwtError> {
+        self.verify_signature(token, d)?;
+        self.check_claims(&d.claims, now_ms)
+    }
+
+    /// What [`Verifier::verify`] checks that does not depend on the time: the header
+    /// (`alg`, `crit`, `kid`) and the signature. Its verdict for given token bytes never
+    /// changes under one verifier, so it can be remembered.
+    pub fn verify_signature(&self, token: &str, d: &Decoded) -> Result<(), JwtError> {
         if d.alg.eq_ignore_ascii_case("none") {
             return Err(JwtError::AlgNone);
         }
@@ -462,10 +470,11 @@ impl Verifier {
                 }
             }
         }
-        self.check_claims(&d.claims, now_ms)
+        Ok(())
     }
 
-    fn check_claims(&self, c: &Map<String, Value>, now_ms: u64) -> Result<(), JwtError> {
+    /// The time, issuer and audience claims (`exp`, `nbf`, `iss`, `aud`) at `now_ms`.
+    pub fn check_claims(&self, c: &Map<String, Value>, now_ms: u64) -> Result<(), JwtError> {
         let now = now_ms as f64;
         let skew = self.clock_skew_ms as f64;
         match c.get("exp") {

@@ -33,6 +33,10 @@ mod extract;
 pub mod jwt;
 pub mod metadata;
 mod spiffe;
+mod tokens;
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
@@ -194,6 +198,8 @@ impl Source {
 #[derive(Clone, Default)]
 pub struct Identifier {
     sources: Vec<Source>,
+    /// Tokens decoded (and signatures verified) recently, per source.
+    tokens: RefCell<tokens::TokenCache>,
 }
 
 impl std::fmt::Debug for Identifier {
@@ -279,7 +285,13 @@ impl Identifier {
             };
             sources.push(src);
         }
-        (Self { sources }, warnings)
+        (
+            Self {
+                sources,
+                tokens: RefCell::default(),
+            },
+            warnings,
+        )
     }
 
     /// No account source is configured.
@@ -300,9 +312,9 @@ impl Identifier {
         };
         let mut trusted: Option<Account> = None;
         let mut untrusted: Option<Account> = None;
-        for src in &self.sources {
+        for (i, src) in self.sources.iter().enumerate() {
             if trusted.is_none() {
-                if let Some(acc) = self.evaluate(src, input, now_ms, &mut out) {
+                if let Some(acc) = self.evaluate(i, src, input, now_ms, &mut out) {
                     if acc.trusted {
                         trusted = Some(acc);
                     } else if untrusted.is_none() {
@@ -335,6 +347,7 @@ impl Identifier {
 
     fn evaluate(
         &self,
+        index: usize,
         src: &Source,
         input: &IdentityInput<'_>,
         now_ms: u64,
@@ -369,23 +382,42 @@ impl Identifier {
                     out.fail(via, JwtError::Malformed.as_str());
                     return None;
                 };
-                let decoded = match jwt::decode(token) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        out.fail(via, e.as_str());
-                        return None;
-                    }
+                let cached = self.tokens.borrow().get(index, token.as_bytes());
+                let hit = cached.is_some();
+                let (decoded, mut signature) = match cached {
+                    Some(c) => (c.decoded, c.signature),
+                    None => match jwt::decode(token) {
+                        Ok(d) => (Rc::new(d), None),
+                        Err(e) => {
+                            out.fail(via, e.as_str());
+                            return None;
+                        }
+                    },
                 };
                 let id = claim_id(&decoded.claims, claim);
-                match verify {
+                let verdict = verify.as_ref().map(|v| {
+                    let sig = *signature.get_or_insert_with(|| v.verify_signature(token, &decoded));
+                    sig.and_then(|()| v.check_claims(&decoded.claims, now_ms))
+                });
+                if !hit {
+                    self.tokens.borrow_mut().put(
+                        index,
+                        token.as_bytes(),
+                        tokens::Cached {
+                            decoded: Rc::clone(&decoded),
+                            signature,
+                        },
+                    );
+                }
+                match verdict {
                     None => {
                         note_weak(&mut out.weak, Some(&decoded.alg), &decoded.claims);
                         id.map(|id| account(id, false, false, None))
                     }
-                    Some(v) => match v.verify(token, &decoded, now_ms) {
+                    Some(verdict) => match verdict {
                         Ok(()) => {
                             note_weak(&mut out.weak, Some(&decoded.alg), &decoded.claims);
-                            id.map(|id| account(id, true, false, Some(decoded.claims)))
+                            id.map(|id| account(id, true, false, Some(decoded.claims.clone())))
                         }
                         Err(e) => {
                             out.fail(via, e.as_str());

@@ -706,3 +706,53 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn a_token_seen_again_is_judged_again_at_the_new_time() {
+    // The second presentation comes from the VM's token cache: the signature verdict
+    // is remembered, the time claims are checked at each request's own time.
+    let id = identifier(vec![jwt_source(Some(verify_hs()))]);
+    let token = hs_token(good_claims("u-7"));
+    let at = |now_ms: u64| {
+        id.identify(
+            &IdentityInput {
+                headers: &auth(&token),
+                query: None,
+                jwt_authn: None,
+            },
+            now_ms,
+        )
+    };
+    for _ in 0..2 {
+        let out = at(NOW);
+        assert_eq!(acc(&out), Some(("u-7", "jwt", true, false)));
+        assert!(out.account.and_then(|a| a.claims).is_some());
+    }
+    let later = at(NOW + 3600 * 1000);
+    assert_eq!(acc(&later), Some(("u-7", "jwt", false, true)));
+    assert_eq!(later.failure_reasons, vec!["expired"]);
+    assert_eq!(acc(&at(NOW)), Some(("u-7", "jwt", true, false)));
+    // A forged signature stays rejected when presented again.
+    let mut forged = token.clone().into_bytes();
+    let k = forged.len() - 10;
+    forged[k] = if forged[k] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    for _ in 0..2 {
+        let out = run(&id, &auth(&forged), None);
+        assert_eq!(acc(&out), Some(("u-7", "jwt", false, true)));
+        assert_eq!(out.failure_reasons, vec!["bad_signature"]);
+    }
+    // The same token under an unverified source is its own entry: untrusted.
+    let both = identifier(vec![jwt_source(None), jwt_source(Some(verify_hs()))]);
+    for _ in 0..2 {
+        let out = both.identify(
+            &IdentityInput {
+                headers: &auth(&token),
+                query: None,
+                jwt_authn: None,
+            },
+            NOW,
+        );
+        assert_eq!(acc(&out), Some(("u-7", "jwt", true, false)));
+    }
+}
