@@ -4,87 +4,80 @@
 
 use super::record::Record;
 use crate::config::raw::EventFormat;
-use serde::Serialize;
+use std::io::Write as _;
 
 /// Encodes one record as a queue entry in `format`.
 pub fn entry<R: Record>(format: EventFormat, record: &R) -> Result<Vec<u8>, serde_json::Error> {
-    let json = serde_json::to_vec(record)?;
     match format {
-        EventFormat::Ndjson => Ok(json),
-        EventFormat::Otlp => otlp_log_record(record, json),
+        EventFormat::Ndjson => serde_json::to_vec(record),
+        EventFormat::Otlp => otlp_log_record(record),
     }
 }
 
-#[derive(Serialize)]
-struct AnyValue<'a> {
-    #[serde(rename = "stringValue", skip_serializing_if = "Option::is_none")]
-    string_value: Option<&'a str>,
-    #[serde(rename = "intValue", skip_serializing_if = "Option::is_none")]
-    int_value: Option<String>,
-}
+/// Writes what it is given as the inside of a JSON string: serde_json's output is valid
+/// UTF-8 with control characters already escaped, so only `"` and `\\` need escaping.
+struct Escaping<'a>(&'a mut Vec<u8>);
 
-#[derive(Serialize)]
-struct KeyValue<'a> {
-    key: &'static str,
-    value: AnyValue<'a>,
-}
+impl std::io::Write for Escaping<'_> {
+    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len();
+        while let Some(p) = buf.iter().position(|&b| b == b'"' || b == b'\\') {
+            self.0.extend_from_slice(&buf[..p]);
+            self.0.push(b'\\');
+            self.0.push(buf[p]);
+            buf = &buf[p + 1..];
+        }
+        self.0.extend_from_slice(buf);
+        Ok(n)
+    }
 
-fn s<'a>(key: &'static str, v: &'a str) -> KeyValue<'a> {
-    KeyValue {
-        key,
-        value: AnyValue {
-            string_value: Some(v),
-            int_value: None,
-        },
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LogRecord<'a> {
-    time_unix_nano: String,
-    observed_time_unix_nano: String,
-    severity_number: u8,
-    severity_text: &'static str,
-    body: AnyValue<'a>,
-    attributes: Vec<KeyValue<'a>>,
-}
-
-fn otlp_log_record<R: Record>(record: &R, json: Vec<u8>) -> Result<Vec<u8>, serde_json::Error> {
+/// One OTLP `logRecord` (JSON mapping of `opentelemetry.proto.logs.v1.LogRecord`): the
+/// record JSON is the string `body`, written escaped in the same pass that serialises it.
+fn otlp_log_record<R: Record>(record: &R) -> Result<Vec<u8>, serde_json::Error> {
     let meta = record.meta();
-    // The record JSON is valid UTF-8 by construction.
-    let body = String::from_utf8(json).unwrap_or_default();
-    let nanos = meta.ts.saturating_mul(1_000_000).to_string();
-    let mut attributes = vec![s("meshward.kind", meta.kind)];
+    let mut out = Vec::with_capacity(1024);
+    let nanos = meta.ts.saturating_mul(1_000_000);
+    let _ = write!(
+        out,
+        "{{\"timeUnixNano\":\"{nanos}\",\"observedTimeUnixNano\":\"{nanos}\",\"severityNumber\":{},\"severityText\":",
+        meta.severity.number()
+    );
+    serde_json::to_writer(&mut out, meta.severity.text())?;
+    out.extend_from_slice(b",\"body\":{\"stringValue\":\"");
+    serde_json::to_writer(Escaping(&mut out), record)?;
+    out.extend_from_slice(b"\"},\"attributes\":[");
+    let mut attr = |out: &mut Vec<u8>, key: &str, v: &str| -> Result<(), serde_json::Error> {
+        if out.last() == Some(&b'}') {
+            out.push(b',');
+        }
+        let _ = write!(out, "{{\"key\":\"{key}\",\"value\":{{\"stringValue\":");
+        serde_json::to_writer(&mut *out, v)?;
+        out.extend_from_slice(b"}}");
+        Ok(())
+    };
+    attr(&mut out, "meshward.kind", meta.kind)?;
     if let Some(a) = meta.action {
-        attributes.push(s("meshward.action", a));
+        attr(&mut out, "meshward.action", a)?;
     }
     if let Some(m) = meta.method {
-        attributes.push(s("http.request.method", m));
+        attr(&mut out, "http.request.method", m)?;
     }
     if let Some(t) = meta.template {
-        attributes.push(s("url.template", t));
+        attr(&mut out, "url.template", t)?;
     }
     if let Some(st) = meta.status {
-        attributes.push(KeyValue {
-            key: "http.response.status_code",
-            value: AnyValue {
-                string_value: None,
-                int_value: Some(st.to_string()),
-            },
-        });
+        let _ = write!(
+            out,
+            ",{{\"key\":\"http.response.status_code\",\"value\":{{\"intValue\":\"{st}\"}}}}"
+        );
     }
-    serde_json::to_vec(&LogRecord {
-        time_unix_nano: nanos.clone(),
-        observed_time_unix_nano: nanos,
-        severity_number: meta.severity.number(),
-        severity_text: meta.severity.text(),
-        body: AnyValue {
-            string_value: Some(&body),
-            int_value: None,
-        },
-        attributes,
-    })
+    out.extend_from_slice(b"]}");
+    Ok(out)
 }
 
 /// The frame of a batch: bytes before, between and after entries.
@@ -208,6 +201,24 @@ mod tests {
         assert!(attrs
             .iter()
             .any(|a| a["key"] == "http.response.status_code" && a["value"]["intValue"] == "403"));
+    }
+
+    #[test]
+    fn otlp_body_is_the_record_json_whatever_its_text() {
+        let mut c = call();
+        c.service = "a\"b\\c\n\u{1}é\u{2028}\"\"\\\\".into();
+        c.api.path = "/x/\"{int}\"\\".into();
+        let e = entry(EventFormat::Otlp, &c).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&e).unwrap();
+        let body = v["body"]["stringValue"].as_str().unwrap();
+        assert_eq!(body.as_bytes(), entry(EventFormat::Ndjson, &c).unwrap());
+        let attrs = v["attributes"].as_array().unwrap();
+        assert_eq!(attrs[0]["key"], "meshward.kind");
+        assert!(attrs
+            .iter()
+            .any(|a| a["key"] == "url.template" && a["value"]["stringValue"] == "/x/\"{int}\"\\"));
+        assert_eq!(v["severityNumber"], 9);
+        assert_eq!(v["observedTimeUnixNano"], v["timeUnixNano"]);
     }
 
     #[test]
