@@ -1315,7 +1315,7 @@ impl Exchange {
         let today = Date::from_unix_ms(self.ts);
         let (plan, rules) = self.mask_plan(rt, headers);
         let maskable = !truncated && !self.head && !matches!(self.status, 204 | 206 | 304);
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(if maskable { body.len() + 256 } else { 0 });
         let mut masked = None;
         let mut invalid = false;
         let mut hits = Counts::default();

@@ -183,6 +183,18 @@ static STR_STOP: [bool; 256] = {
     t
 };
 
+/// Whether one of the eight bytes of `x` is in [`STR_STOP`] (`"`, `\\`, a control
+/// character or a non-ASCII byte): the usual SWAR tests, exact for "any byte".
+fn stops(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_in = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
+    let quote = zero_in(x ^ (ONES * u64::from(b'"')));
+    let backslash = zero_in(x ^ (ONES * u64::from(b'\\')));
+    let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+    (quote | backslash | control | (x & HIGH)) != 0
+}
+
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
@@ -243,6 +255,14 @@ impl Walker {
         let mut i = start + 1;
         // Fast path: plain ASCII/UTF-8 without escapes.
         loop {
+            // Eight bytes at a time while none of them stops the fast path.
+            while let Some(w) = body.get(i..i + 8) {
+                let x = u64::from_le_bytes(w.try_into().unwrap_or([b'"'; 8]));
+                if stops(x) {
+                    break;
+                }
+                i += 8;
+            }
             let Some(&b) = body.get(i) else {
                 return Str::Unterminated;
             };
@@ -691,6 +711,41 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    #[test]
+    fn eight_byte_test_finds_each_stop_byte_at_each_position() {
+        for b in 0..=255u8 {
+            for p in 0..8 {
+                let mut w = *b"abcdefgh";
+                w[p] = b;
+                assert_eq!(
+                    stops(u64::from_le_bytes(w)),
+                    STR_STOP[b as usize],
+                    "{b} at {p}"
+                );
+            }
+        }
+        // Long strings still end, unescape and validate at the right byte.
+        let long = format!(
+            "[\"{}\",\"{}\\n{}\",\"{}\u{e9}x\"]",
+            "a".repeat(37),
+            "b".repeat(16),
+            "c".repeat(9),
+            "d".repeat(8)
+        );
+        let (seen, out) = collect(long.as_bytes());
+        assert_eq!(out, Outcome::Complete);
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(seen[0].contains(&"a".repeat(37)), "{seen:?}");
+        assert!(
+            seen[1].contains(&format!("{}\n{}", "b".repeat(16), "c".repeat(9))),
+            "{seen:?}"
+        );
+        assert!(
+            seen[2].contains(&format!("{}\u{e9}x", "d".repeat(8))),
+            "{seen:?}"
+        );
+    }
+
     fn collect(body: &[u8]) -> (Vec<String>, Outcome) {
         let mut w = Walker::default();
         let mut seen = Vec::new();
@@ -841,6 +896,12 @@ mod props {
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn eight_byte_test_agrees_with_the_table(x in any::<u64>()) {
+            let any = x.to_le_bytes().iter().any(|&b| STR_STOP[b as usize]);
+            prop_assert_eq!(stops(x), any);
+        }
+
         #[test]
         fn never_panics_on_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..300)) {
             let mut w = Walker::new(16);

@@ -3,19 +3,17 @@
 //! verifying its signature (RS256/ES256: tens of microseconds) is the same work each
 //! time. The time claims are not cached: they are checked on every request.
 //!
-//! Bounded by construction: [`SLOTS`] direct-mapped entries, tokens longer than
-//! [`MAX_CACHED_LEN`] bytes are not kept. Entries are looked up by the exact token
+//! Bounded by construction: [`SLOTS`] entries (two-way set associative), tokens longer
+//! than [`MAX_CACHED_LEN`] bytes are not kept. Entries are looked up by the exact token
 //! bytes (compared in constant time) and the source that decoded them, never by a hash
-//! alone.
+//! alone; the slot comes from the token's last bytes (its signature).
 
 use std::rc::Rc;
-
-use subtle::ConstantTimeEq as _;
 
 use super::jwt::{Decoded, JwtError};
 
 /// Entries per VM.
-pub const SLOTS: usize = 64;
+pub const SLOTS: usize = 256;
 /// Longest token kept, bytes (at most `SLOTS` × this many token bytes are held).
 pub const MAX_CACHED_LEN: usize = 2048;
 
@@ -39,13 +37,36 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct TokenCache {
     slots: Vec<Option<Entry>>,
+    /// Per set, the way put last.
+    recent: Vec<u8>,
 }
 
-fn slot_of(source: usize, token: &[u8]) -> usize {
-    let h = token.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+/// The first way of the set of `token`: a hash of its last 32 bytes (a JWT ends with its
+/// signature) and of the source. Even slot numbers; the second way is the odd one after.
+fn set_of(source: usize, token: &[u8]) -> usize {
+    let tail = &token[token.len().saturating_sub(32)..];
+    let h = tail.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
         (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3)
     });
-    ((h ^ source as u64) as usize) % SLOTS
+    (((h ^ source as u64) as usize) % (SLOTS / 2)) * 2
+}
+
+/// Equal bytes, in time that depends on the lengths only.
+fn ct_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut diff = 0u64;
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        diff |= u64::from(x ^ y);
+    }
+    for (x, y) in ca.zip(cb) {
+        let x = u64::from_le_bytes(x.try_into().unwrap_or_default());
+        let y = u64::from_le_bytes(y.try_into().unwrap_or_default());
+        diff |= x ^ y;
+    }
+    std::hint::black_box(diff) == 0
 }
 
 impl TokenCache {
@@ -54,11 +75,13 @@ impl TokenCache {
         if token.len() > MAX_CACHED_LEN {
             return None;
         }
-        let e = self.slots.get(slot_of(source, token))?.as_ref()?;
-        let same = e.source == source
-            && e.token.len() == token.len()
-            && bool::from(e.token.as_ref().ct_eq(token));
-        same.then(|| e.cached.clone())
+        let set = set_of(source, token);
+        self.slots
+            .get(set..set + 2)?
+            .iter()
+            .flatten()
+            .find(|e| e.source == source && ct_equal(&e.token, token))
+            .map(|e| e.cached.clone())
     }
 
     /// Remembers `cached` for `token` under `source` (replacing whatever shared its slot).
@@ -68,8 +91,19 @@ impl TokenCache {
         }
         if self.slots.is_empty() {
             self.slots.resize_with(SLOTS, || None);
+            self.recent = vec![0; SLOTS / 2];
         }
-        if let Some(slot) = self.slots.get_mut(slot_of(source, token)) {
+        let set = set_of(source, token);
+        // An empty way, else the one not used last (`recent` names the way last put).
+        let way = match self.slots.get(set..set + 2) {
+            Some([None, _]) => 0,
+            Some([_, None]) => 1,
+            _ => usize::from(self.recent.get(set / 2).copied().unwrap_or(0) == 0),
+        };
+        if let Some(r) = self.recent.get_mut(set / 2) {
+            *r = way as u8;
+        }
+        if let Some(slot) = self.slots.get_mut(set + way) {
             *slot = Some(Entry {
                 source,
                 token: token.into(),
@@ -115,6 +149,41 @@ mod tests {
     }
 
     #[test]
+    fn constant_time_equality_is_equality() {
+        for (a, b) in [
+            ("", ""),
+            ("a", "a"),
+            ("abcdefgh", "abcdefgh"),
+            ("abcdefghi", "abcdefghi"),
+            ("abcdefghi", "abcdefghj"),
+            ("bbcdefghi", "abcdefghi"),
+            ("abcdefgh", "abcdefghi"),
+            ("abcdefgxi", "abcdefghi"),
+        ] {
+            assert_eq!(ct_equal(a.as_bytes(), b.as_bytes()), a == b, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn two_tokens_of_one_set_are_both_kept() {
+        let mut c = TokenCache::default();
+        // Tokens of the same set: same last 32 bytes and source, different starts.
+        let a = format!("A{TOKEN}");
+        let b = format!("B{TOKEN}");
+        assert_eq!(set_of(0, a.as_bytes()), set_of(0, b.as_bytes()));
+        c.put(0, a.as_bytes(), cached(TOKEN));
+        c.put(0, b.as_bytes(), cached(TOKEN));
+        assert!(c.get(0, a.as_bytes()).is_some());
+        assert!(c.get(0, b.as_bytes()).is_some());
+        // A third evicts the older of the two.
+        let d = format!("D{TOKEN}");
+        c.put(0, d.as_bytes(), cached(TOKEN));
+        assert!(c.get(0, a.as_bytes()).is_none());
+        assert!(c.get(0, b.as_bytes()).is_some());
+        assert!(c.get(0, d.as_bytes()).is_some());
+    }
+
+    #[test]
     fn is_bounded() {
         let mut c = TokenCache::default();
         let long = format!("{TOKEN}{}", "A".repeat(MAX_CACHED_LEN));
@@ -127,6 +196,7 @@ mod tests {
             c.put(i, TOKEN.as_bytes(), cached(TOKEN));
         }
         assert_eq!(c.slots.len(), SLOTS);
+        assert_eq!(c.recent.len(), SLOTS / 2);
         assert!(c
             .slots
             .iter()
