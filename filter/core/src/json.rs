@@ -183,16 +183,17 @@ static STR_STOP: [bool; 256] = {
     t
 };
 
-/// Whether one of the eight bytes of `x` is in [`STR_STOP`] (`"`, `\\`, a control
-/// character or a non-ASCII byte): the usual SWAR tests, exact for "any byte".
-fn stops(x: u64) -> bool {
+/// The bytes of `x` (little-endian) that are in [`STR_STOP`] (`"`, `\\`, a control
+/// character or a non-ASCII byte), as high bits: the usual SWAR tests. A borrow only
+/// marks bytes above a true one, so "any" and the lowest marked byte are exact.
+fn stop_mask(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_in = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
     let quote = zero_in(x ^ (ONES * u64::from(b'"')));
     let backslash = zero_in(x ^ (ONES * u64::from(b'\\')));
     let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-    (quote | backslash | control | (x & HIGH)) != 0
+    quote | backslash | control | (x & HIGH)
 }
 
 fn is_ws(b: u8) -> bool {
@@ -255,10 +256,11 @@ impl Walker {
         let mut i = start + 1;
         // Fast path: plain ASCII/UTF-8 without escapes.
         loop {
-            // Eight bytes at a time while none of them stops the fast path.
+            // Eight bytes at a time up to the first byte that stops the fast path.
             while let Some(w) = body.get(i..i + 8) {
-                let x = u64::from_le_bytes(w.try_into().unwrap_or([b'"'; 8]));
-                if stops(x) {
+                let m = stop_mask(u64::from_le_bytes(w.try_into().unwrap_or([b'"'; 8])));
+                if m != 0 {
+                    i += (m.trailing_zeros() / 8) as usize;
                     break;
                 }
                 i += 8;
@@ -717,11 +719,11 @@ mod tests {
             for p in 0..8 {
                 let mut w = *b"abcdefgh";
                 w[p] = b;
-                assert_eq!(
-                    stops(u64::from_le_bytes(w)),
-                    STR_STOP[b as usize],
-                    "{b} at {p}"
-                );
+                let m = stop_mask(u64::from_le_bytes(w));
+                assert_eq!(m != 0, STR_STOP[b as usize], "{b} at {p}");
+                if m != 0 {
+                    assert_eq!(m.trailing_zeros() / 8, p as u32, "{b} at {p}");
+                }
             }
         }
         // Long strings still end, unescape and validate at the right byte.
@@ -898,8 +900,12 @@ mod props {
     proptest! {
         #[test]
         fn eight_byte_test_agrees_with_the_table(x in any::<u64>()) {
-            let any = x.to_le_bytes().iter().any(|&b| STR_STOP[b as usize]);
-            prop_assert_eq!(stops(x), any);
+            let first = x.to_le_bytes().iter().position(|&b| STR_STOP[b as usize]);
+            let m = stop_mask(x);
+            prop_assert_eq!(m != 0, first.is_some());
+            if let Some(p) = first {
+                prop_assert_eq!((m.trailing_zeros() / 8) as usize, p);
+            }
         }
 
         #[test]

@@ -51,7 +51,7 @@ fn otlp_log_record<R: Record>(record: &R) -> Result<Vec<u8>, serde_json::Error> 
     out.extend_from_slice(b",\"body\":{\"stringValue\":\"");
     serde_json::to_writer(Escaping(&mut out), record)?;
     out.extend_from_slice(b"\"},\"attributes\":[");
-    let mut attr = |out: &mut Vec<u8>, key: &str, v: &str| -> Result<(), serde_json::Error> {
+    let attr = |out: &mut Vec<u8>, key: &str, v: &str| -> Result<(), serde_json::Error> {
         if out.last() == Some(&b'}') {
             out.push(b',');
         }

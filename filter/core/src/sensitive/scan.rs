@@ -728,23 +728,12 @@ impl<'a> Det<'a, '_> {
         while i < n {
             let b = v[i];
             if b.is_ascii_alphanumeric() {
-                let mut j = i + 1;
-                let mut lower = b.is_ascii_lowercase();
-                while let Some(&c) = v.get(j) {
-                    if !c.is_ascii_alphanumeric() {
-                        break;
-                    }
-                    lower &= c.is_ascii_lowercase();
-                    j += 1;
-                }
+                let j = i + v[i..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .count();
                 let prev = if i > 0 { v[i - 1] } else { b' ' };
-                // A lowercase word (prose, enums, URL parts) is a type only as the start
-                // of a cloud secret (`ghp_`, `sk_`, `xox…`) or of a hex chain (`ab:cd`,
-                // `ab-cd`): every other branch of `mixed` needs a digit or a capital.
-                let word = lower
-                    && !matches!(self.at(j), b'_' | b':' | b'-')
-                    && !v[i..j].starts_with(b"xox");
-                i = if prev == b'_' || word {
+                i = if prev == b'_' {
                     j
                 } else {
                     match self.token(i, j) {
