@@ -14,30 +14,22 @@ pub fn entry<R: Record>(format: EventFormat, record: &R) -> Result<Vec<u8>, serd
     }
 }
 
-/// Writes what it is given as the inside of a JSON string: serde_json's output is valid
-/// UTF-8 with control characters already escaped, so only `"` and `\\` need escaping.
-struct Escaping<'a>(&'a mut Vec<u8>);
-
-impl std::io::Write for Escaping<'_> {
-    fn write(&mut self, mut buf: &[u8]) -> std::io::Result<usize> {
-        let n = buf.len();
-        while let Some(p) = buf.iter().position(|&b| b == b'"' || b == b'\\') {
-            self.0.extend_from_slice(&buf[..p]);
-            self.0.push(b'\\');
-            self.0.push(buf[p]);
-            buf = &buf[p + 1..];
-        }
-        self.0.extend_from_slice(buf);
-        Ok(n)
+/// Appends `json` (serde_json output: valid UTF-8, control characters already escaped)
+/// as the inside of a JSON string: only `"` and `\\` need escaping.
+fn escape_json_text(mut json: &[u8], out: &mut Vec<u8>) {
+    out.reserve(json.len() + json.len() / 4);
+    while let Some(p) = json.iter().position(|&b| b == b'"' || b == b'\\') {
+        out.extend_from_slice(&json[..p]);
+        out.push(b'\\');
+        out.push(json[p]);
+        json = &json[p + 1..];
     }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    out.extend_from_slice(json);
 }
 
 /// One OTLP `logRecord` (JSON mapping of `opentelemetry.proto.logs.v1.LogRecord`): the
-/// record JSON is the string `body`, written escaped in the same pass that serialises it.
+/// record JSON is the string `body`, escaped in one pass over it (not serialised again
+/// as a string).
 fn otlp_log_record<R: Record>(record: &R) -> Result<Vec<u8>, serde_json::Error> {
     let meta = record.meta();
     let mut out = Vec::with_capacity(1024);
@@ -49,7 +41,7 @@ fn otlp_log_record<R: Record>(record: &R) -> Result<Vec<u8>, serde_json::Error> 
     );
     serde_json::to_writer(&mut out, meta.severity.text())?;
     out.extend_from_slice(b",\"body\":{\"stringValue\":\"");
-    serde_json::to_writer(Escaping(&mut out), record)?;
+    escape_json_text(&serde_json::to_vec(record)?, &mut out);
     out.extend_from_slice(b"\"},\"attributes\":[");
     let attr = |out: &mut Vec<u8>, key: &str, v: &str| -> Result<(), serde_json::Error> {
         if out.last() == Some(&b'}') {

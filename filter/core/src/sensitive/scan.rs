@@ -642,6 +642,27 @@ fn is_hex(b: u8) -> bool {
     b.is_ascii_hexdigit()
 }
 
+/// Byte classes of [`Det::run`]: where a token starts, and what it starts with.
+const SKIP: u8 = 0;
+const ALNUM: u8 = 1;
+const SPECIAL: u8 = 2;
+static RUN_CLASS: [u8; 256] = {
+    let mut t = [SKIP; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_alphanumeric() {
+            ALNUM
+        } else if matches!(b, b'@' | b'-' | b':' | 0xE4..=0xE9) {
+            SPECIAL
+        } else {
+            SKIP
+        };
+        i += 1;
+    }
+    t
+};
+
 struct Det<'a, 'c> {
     c: &'c Classifier,
     v: &'a [u8],
@@ -727,11 +748,20 @@ impl<'a> Det<'a, '_> {
         let mut i = 0;
         while i < n {
             let b = v[i];
-            if b.is_ascii_alphanumeric() {
-                let j = i + v[i..]
-                    .iter()
-                    .take_while(|c| c.is_ascii_alphanumeric())
-                    .count();
+            let class = RUN_CLASS[b as usize];
+            if class == SKIP {
+                // Runs of bytes no detector starts at (spaces, punctuation, Latin-1).
+                i += 1;
+                while i < n && RUN_CLASS[v[i] as usize] == SKIP {
+                    i += 1;
+                }
+                continue;
+            }
+            if class == ALNUM {
+                let mut j = i + 1;
+                while j < n && RUN_CLASS[v[j] as usize] == ALNUM {
+                    j += 1;
+                }
                 let prev = if i > 0 { v[i - 1] } else { b' ' };
                 i = if prev == b'_' {
                     j
