@@ -375,18 +375,21 @@ pub fn detect(t: &[u8]) -> bool {
             .position(|&b| matches!(b, b'/' | b'?' | b'#') || b <= b' ')
             .unwrap_or(v.len());
         let hp = v.get(..end).unwrap_or_default();
-        let level = authority_host(v, 0, b"/?#\\");
+        // Both verdicts need a dotted host: the host is only classified then.
         let dotted = hp.iter().any(|&b| matches!(b, b'.' | b'[')) || hp.starts_with(b"localhost");
-        if level == Internal::Metadata && dotted {
-            return true;
-        }
-        let has_port = hp.iter().filter(|&&b| b == b':').count() == 1 && !hp.starts_with(b"[");
-        if level == Internal::Private
-            && dotted
-            && (has_port || end < v.len() && v.get(end) == Some(&b'/'))
-            && !v.contains(&b' ')
-        {
-            return true;
+        if dotted {
+            let level = authority_host(v, 0, b"/?#\\");
+            if level == Internal::Metadata {
+                return true;
+            }
+            let has_port =
+                hp.iter().filter(|&&b| b == b':').count() == 1 && !hp.starts_with(b"[");
+            if level == Internal::Private
+                && (has_port || end < v.len() && v.get(end) == Some(&b'/'))
+                && !v.contains(&b' ')
+            {
+                return true;
+            }
         }
     }
     // URLs later in the value: dangerous schemes and metadata hosts only.
