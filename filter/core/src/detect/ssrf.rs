@@ -382,8 +382,7 @@ pub fn detect(t: &[u8]) -> bool {
             if level == Internal::Metadata {
                 return true;
             }
-            let has_port =
-                hp.iter().filter(|&&b| b == b':').count() == 1 && !hp.starts_with(b"[");
+            let has_port = hp.iter().filter(|&&b| b == b':').count() == 1 && !hp.starts_with(b"[");
             if level == Internal::Private
                 && (has_port || end < v.len() && v.get(end) == Some(&b'/'))
                 && !v.contains(&b' ')
