@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Builds the release module target/wasm32-wasip1/release/meshward.wasm and checks its size.
+#   scripts/build.sh           optimised for speed (opt-level 3, the default)
+#   scripts/build.sh --small   optimised for size (opt-level "s"): ~11 MiB less resident
+#                              memory per Envoy, ~5-15 % more CPU in `full` (docs/performance.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${1:-}" in
+  "") ;;
+  --small) export CARGO_PROFILE_RELEASE_OPT_LEVEL=s ;;
+  *) echo "usage: scripts/build.sh [--small]" >&2; exit 2 ;;
+esac
 cargo build --quiet -p meshward --target wasm32-wasip1 --release
 wasm=target/wasm32-wasip1/release/meshward.wasm
 size=$(stat -c %s "$wasm")
