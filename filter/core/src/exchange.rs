@@ -271,8 +271,9 @@ pub struct Exchange {
     path: String,
     template: String,
     declared: bool,
-    /// The endpoint is in the inventory (not over `max_endpoints`).
-    inventoried: bool,
+    /// The endpoint's inventory hash, once it is in the inventory (not over
+    /// `max_endpoints`).
+    inventoried: Option<u64>,
     operation: Option<String>,
     request_id: Option<String>,
     source: SourceInfo,
@@ -563,7 +564,7 @@ impl Exchange {
             path: norm.path,
             template,
             declared: m.declared,
-            inventoried: false,
+            inventoried: None,
             operation,
             request_id,
             source: SourceInfo {
@@ -654,9 +655,9 @@ impl Exchange {
     fn discover(&mut self, rt: &Runtime, host: &dyn Host) {
         let h = hash64(&[self.method.as_bytes(), self.template.as_bytes()]);
         match rt.endpoints.insert(host, h) {
-            Seen::Known => self.inventoried = true,
+            Seen::Known => self.inventoried = Some(h),
             Seen::New(n) => {
-                self.inventoried = true;
+                self.inventoried = Some(h);
                 host.set_gauge(rt.layout.endpoints(), n);
                 let rec = self.endpoint_record(rt, 0);
                 self.records.push(rec);
@@ -671,10 +672,9 @@ impl Exchange {
     /// seen at the same time, so records only ever go up (at most 4 per endpoint; a
     /// race between workers may add one lower record, which the highest outranks).
     fn level_seen(&mut self, rt: &Runtime, host: &dyn Host, level: u8) {
-        if level == 0 || !self.inventoried {
+        let Some(ep) = self.inventoried.filter(|_| level > 0) else {
             return;
-        }
-        let ep = hash64(&[self.method.as_bytes(), self.template.as_bytes()]);
+        };
         let item = |l: u8| hash64(&[&ep.to_le_bytes(), &[l]]);
         match rt.levels.insert(host, item(level)) {
             Seen::New(_) => {

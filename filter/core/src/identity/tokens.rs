@@ -11,6 +11,7 @@
 use std::rc::Rc;
 
 use super::jwt::{Decoded, JwtError};
+use crate::protect::slots::hash64;
 
 /// Entries per VM.
 pub const SLOTS: usize = 256;
@@ -41,18 +42,10 @@ pub struct TokenCache {
     recent: Vec<u8>,
 }
 
-/// The first way of the set of `token` under `source`: a hash of all its bytes, eight
-/// at a time. Even slot numbers; the second way is the odd one after.
+/// The first way of the set of `token` under `source` (even slot numbers; the second
+/// way is the odd one after).
 fn set_of(source: usize, token: &[u8]) -> usize {
-    let words = token.chunks_exact(8);
-    let mut h = (source as u64) ^ (token.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    for &b in words.remainder() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
-    for w in words {
-        let w = u64::from_le_bytes(w.try_into().unwrap_or_default());
-        h = (h ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
-    }
+    let h = hash64(&[&(source as u64).to_le_bytes(), token]);
     ((h ^ (h >> 32)) as usize % (SLOTS / 2)) * 2
 }
 
