@@ -261,16 +261,14 @@ fn one(rt: &Runtime, host: &dyn Host, r: &Req, resp: &[u8], t: &mut Stages, time
     lap(t, 2);
     black_box(ex.response_body(rt, host, &rh, resp, false));
     lap(t, 3);
-    let records = ex.finish(
-        rt,
-        host,
-        &StreamEnd {
-            status: 200,
-            duration_ms: 1,
-            request_bytes: r.body.as_ref().map_or(0, |b| b.len() as u64),
-            response_bytes: resp.len() as u64,
-        },
-    );
+    // As the adapter does: no call record is built without `events`.
+    let end = StreamEnd {
+        status: 200,
+        duration_ms: 1,
+        request_bytes: r.body.as_ref().map_or(0, |b| b.len() as u64),
+        response_bytes: resp.len() as u64,
+    };
+    let records = ex.finish_lazy(rt, host, rt.policy.events.is_some(), move || end);
     lap(t, 4);
     let mut bytes = 0;
     if let Some(ev) = rt.policy.events.as_ref() {

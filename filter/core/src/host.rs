@@ -47,6 +47,7 @@ pub struct MemHost {
     shared: RefCell<HashMap<String, (Vec<u8>, u32)>>,
     /// Makes the next N CAS writes fail with a conflict (to test retries).
     pub conflicts: Cell<u32>,
+    writes: Cell<u64>,
 }
 
 impl MemHost {
@@ -63,6 +64,10 @@ impl MemHost {
     /// Value of a metric (0 when never touched).
     pub fn metric(&self, m: MetricIdx) -> u64 {
         self.metrics.borrow().get(&m.0).copied().unwrap_or(0)
+    }
+    /// Shared-data writes stored so far.
+    pub fn shared_writes(&self) -> u64 {
+        self.writes.get()
     }
     /// Number of shared-data keys.
     pub fn shared_len(&self) -> usize {
@@ -112,6 +117,7 @@ impl Host for MemHost {
         }
         let next = current.unwrap_or(0).wrapping_add(1).max(1);
         map.insert(key.to_string(), (value.to_vec(), next));
+        self.writes.set(self.writes.get() + 1);
         Ok(CasOutcome::Stored)
     }
 }

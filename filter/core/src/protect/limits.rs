@@ -1,10 +1,13 @@
 //! Rate limits (token buckets) and data limits (fixed-window quotas on sensitive values)
 //! over the shared slot tables, so every worker of one Envoy sees the same state.
-//! Limits are per pod: N replicas admit N times the limit.
+//! Limits are per pod: N replicas admit N times the limit. A busy key's tokens are
+//! taken from the shared bucket a few at a time (see [`super::lease`]).
 
+use super::lease::{self, Lease, LeaseTable};
 use super::slots::{SlotError, SlotTable};
 use crate::config::{DataLimitPolicy, RateLimitPolicy};
 use crate::host::Host;
+use std::cell::RefCell;
 
 /// The outcome of taking a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,23 +27,35 @@ pub struct Take {
 /// Tokens are kept scaled by the period: one token is `per_ms` units and every
 /// elapsed millisecond adds `requests` units, so refills are exact integers whatever
 /// the rate (no rounding loss however often the bucket is touched).
+///
+/// Each VM may hold a lease of up to [`lease::max_lease`] tokens per busy key (1/64 of
+/// the burst, at most 64; none below a burst of 128), taken from the shared bucket in
+/// one round trip. With `W` workers the pod admits at most `W * (max_lease - 1)`
+/// tokens more than a strict bucket over any interval (tokens leased before it and
+/// spent in it), and tokens leased but not spent within [`lease::LEASE_MS`] are
+/// dropped, so it may admit as many fewer.
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
     table: SlotTable<2>,
     requests: u64,
     per_ms: u64,
     cap: u64,
+    max_lease: u64,
+    leases: RefCell<LeaseTable>,
 }
 
 impl RateLimiter {
     /// The limiter of one `rate_limits` entry, under the plugin's key prefix.
     pub fn new(plugin: &str, p: &RateLimitPolicy) -> Self {
         let per_ms = p.per_ms.max(1);
+        let burst = u64::from(p.burst.max(1));
         Self {
             table: SlotTable::new(format!("{plugin}|mw|rl|{}", p.name), p.max_keys),
             requests: u64::from(p.requests.max(1)),
             per_ms,
-            cap: u64::from(p.burst.max(1)).saturating_mul(per_ms),
+            cap: burst.saturating_mul(per_ms),
+            max_lease: lease::max_lease(burst),
+            leases: RefCell::new(LeaseTable::default()),
         }
     }
 
@@ -54,8 +69,73 @@ impl RateLimiter {
         self.table.prepare(host)
     }
 
-    /// Takes one token for `key_hash` at `now_ms`.
+    /// Takes one token for `key_hash` at `now_ms`: from this VM's lease of the key when
+    /// it holds a live one, else from the shared bucket (with a lease of the next few
+    /// tokens when the key is busy).
     pub fn take(&self, host: &dyn Host, key_hash: u64, now_ms: u64) -> Result<Take, SlotError> {
+        let Ok(mut leases) = self.leases.try_borrow_mut() else {
+            return self
+                .take_shared(host, key_hash, now_ms, 1)
+                .map(|(t, _, _)| t);
+        };
+        let previous = leases.get(key_hash).copied();
+        if let Some(l) = leases.get(key_hash) {
+            // Refused until the bucket's next token: tokens only come from the refill,
+            // so nothing can be admitted before then, whichever worker asks.
+            if now_ms < l.refused_until_ms && now_ms >= l.granted_ms {
+                return Ok(Take {
+                    allowed: false,
+                    remaining: 0,
+                    retry_after_s: (l.refused_until_ms - now_ms).div_ceil(1000).max(1),
+                    reset_s: l.reset_s,
+                });
+            }
+            if l.tokens > 0 && l.live(now_ms) {
+                l.tokens -= 1;
+                return Ok(Take {
+                    allowed: true,
+                    remaining: l.bucket_remaining.saturating_add(l.tokens),
+                    retry_after_s: 0,
+                    reset_s: l.reset_s,
+                });
+            }
+        }
+        let want = lease::want(previous.as_ref(), now_ms, self.max_lease);
+        let (take, granted, next_token_ms) = self.take_shared(host, key_hash, now_ms, want)?;
+        if granted > 0 {
+            leases.put(Lease {
+                key: key_hash,
+                tokens: granted - 1,
+                size: granted,
+                granted_ms: now_ms,
+                bucket_remaining: take.remaining.saturating_sub(granted - 1),
+                reset_s: take.reset_s,
+                refused_until_ms: 0,
+            });
+        } else {
+            // Refused: remember until when, and the next grant starts small again.
+            leases.put(Lease {
+                key: key_hash,
+                granted_ms: now_ms,
+                refused_until_ms: now_ms.saturating_add(next_token_ms),
+                reset_s: take.reset_s,
+                ..Lease::default()
+            });
+        }
+        Ok(take)
+    }
+
+    /// Takes up to `want` tokens (at least one, or none when the bucket has none) from
+    /// the shared bucket; returns the outcome for this request, the tokens granted and,
+    /// when none, the ms until the bucket has one. `remaining` counts the granted
+    /// tokens beyond the first as still available.
+    fn take_shared(
+        &self,
+        host: &dyn Host,
+        key_hash: u64,
+        now_ms: u64,
+        want: u64,
+    ) -> Result<(Take, u64, u64), SlotError> {
         self.table.update(host, key_hash, now_ms, |e| {
             let (units, last) = match e {
                 Some(e) => (e.w[0], e.w[1]),
@@ -65,14 +145,18 @@ impl RateLimiter {
             let mut units = units
                 .saturating_add(elapsed.saturating_mul(self.requests))
                 .min(self.cap);
-            let allowed = units >= self.per_ms;
-            if allowed {
-                units -= self.per_ms;
-            }
+            let granted = (units / self.per_ms).min(want.max(1));
+            let allowed = granted > 0;
+            units -= granted * self.per_ms;
+            let next_token_ms = if allowed {
+                0
+            } else {
+                self.ms_for(self.per_ms - units)
+            };
             let retry_after_s = if allowed {
                 0
             } else {
-                self.ms_for(self.per_ms - units).div_ceil(1000).max(1)
+                next_token_ms.div_ceil(1000).max(1)
             };
             let next = super::slots::Entry {
                 w: [units, now_ms],
@@ -80,12 +164,16 @@ impl RateLimiter {
             };
             (
                 next,
-                Take {
-                    allowed,
-                    remaining: units / self.per_ms,
-                    retry_after_s,
-                    reset_s: self.ms_for(self.cap - units).div_ceil(1000),
-                },
+                (
+                    Take {
+                        allowed,
+                        remaining: units / self.per_ms + granted.saturating_sub(1),
+                        retry_after_s,
+                        reset_s: self.ms_for(self.cap - units).div_ceil(1000),
+                    },
+                    granted,
+                    next_token_ms,
+                ),
             )
         })
     }
@@ -229,6 +317,77 @@ mod tests {
         assert!(!l.take(&h, 7, h.now.get()).unwrap().allowed);
         // Another key has its own bucket.
         assert!(l.take(&h, 8, h.now.get()).unwrap().allowed);
+    }
+
+    #[test]
+    fn two_workers_with_leases_admit_the_burst_give_or_take_their_leases() {
+        // Two VMs (workers) of one Envoy share the bucket; a burst of 6400 leases up
+        // to 100 tokens per key and VM.
+        let h = MemHost::at(0);
+        let (a, b) = (
+            rl(json!({"requests": 6400, "per": "1h"})),
+            rl(json!({"requests": 6400, "per": "1h"})),
+        );
+        assert_eq!(a.max_lease, 64);
+        let mut admitted = 0u64;
+        let mut shared_round_trips = 0u64;
+        for i in 0..20_000u64 {
+            let l = if i % 3 == 0 { &a } else { &b };
+            let before = h.shared_writes();
+            if l.take(&h, 7, i / 10).unwrap().allowed {
+                admitted += 1;
+            }
+            shared_round_trips += h.shared_writes() - before;
+        }
+        // Never more than the bucket gave out (1 h at 6400/h refills ~3 tokens in 2 s).
+        assert!(admitted <= 6400 + 4, "admitted {admitted}");
+        // Never fewer than the burst less what two leases can strand.
+        assert!(admitted >= 6400 - 2 * 63, "admitted {admitted}");
+        // Busy keys take their tokens in leases: far fewer shared writes than requests.
+        assert!(
+            shared_round_trips < 2_000,
+            "{shared_round_trips} shared writes"
+        );
+        // Each take reported the shared bucket plus the VM's lease as remaining.
+        let t = a.take(&h, 7, 2_000).unwrap();
+        assert!(!t.allowed && t.retry_after_s > 0);
+    }
+
+    #[test]
+    fn keys_seen_now_and_then_take_one_token_at_a_time() {
+        let h = MemHost::at(0);
+        let l = rl(json!({"requests": 6400, "per": "1h"}));
+        for i in 0..50u64 {
+            let t = l.take(&h, 7, i * lease::LEASE_MS).unwrap();
+            assert!(t.allowed);
+            assert_eq!(t.remaining, 6399, "the bucket refills between the requests");
+            let held = l.leases.borrow_mut().get(7).copied().unwrap();
+            assert_eq!((held.size, held.tokens), (1, 0), "request {i}");
+        }
+    }
+
+    #[test]
+    fn a_busy_key_refused_starts_its_leases_small_again() {
+        let h = MemHost::at(0);
+        let l = rl(json!({"requests": 256, "per": "1h"}));
+        assert_eq!(l.max_lease, 4);
+        let admitted = (0..300)
+            .filter(|_| l.take(&h, 1, 0).unwrap().allowed)
+            .count();
+        assert_eq!(admitted, 256, "one VM alone admits exactly the burst");
+        let refused = l.leases.borrow_mut().get(1).copied().unwrap();
+        assert_eq!((refused.tokens, refused.size), (0, 0));
+        // Refused until the next token without asking the shared bucket again.
+        let writes = h.shared_writes();
+        for ms in [0, 5_000, 14_062] {
+            let t = l.take(&h, 1, ms).unwrap();
+            assert!(!t.allowed, "at {ms} ms");
+            assert_eq!(t.retry_after_s, (14_063 - ms).div_ceil(1000).max(1));
+        }
+        assert_eq!(h.shared_writes(), writes, "refusals answered by the VM");
+        // 1 h / 256 = 14,062.5 ms per token.
+        assert!(l.take(&h, 1, 14_063).unwrap().allowed);
+        assert!(!l.take(&h, 1, 14_063).unwrap().allowed, "no lead taken");
     }
 
     #[test]

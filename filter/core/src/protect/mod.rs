@@ -2,6 +2,7 @@
 //! rate limits and data limits, and the answers meshward sends.
 
 pub mod answer;
+pub mod lease;
 pub mod limits;
 pub mod slots;
 
@@ -131,7 +132,7 @@ impl Subject<'_> {
                         out.extend_from_slice(pr.as_bytes());
                     } else if let Some(ip) = self.source_ip {
                         out.extend_from_slice(b"i:");
-                        out.extend_from_slice(ip.to_string().as_bytes());
+                        push_ip(out, ip);
                     } else {
                         out.extend_from_slice(b"-");
                     }
@@ -140,7 +141,7 @@ impl Subject<'_> {
                     out.extend_from_slice(self.principal.unwrap_or("-").as_bytes())
                 }
                 KeyPart::SourceIp => match self.source_ip {
-                    Some(ip) => out.extend_from_slice(ip.to_string().as_bytes()),
+                    Some(ip) => push_ip(out, ip),
                     None => out.extend_from_slice(b"-"),
                 },
                 KeyPart::Api => {
@@ -161,6 +162,13 @@ impl Subject<'_> {
             }
         }
     }
+}
+
+/// Appends the text form of `ip` (as `Display` writes it) without a `String`.
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{ip}");
 }
 
 /// One access decision, for stats and the record.

@@ -110,6 +110,29 @@ impl<const N: usize> SlotTable<N> {
         Self { prefix, sets }
     }
 
+    /// The shared-data key of set `set`: `<prefix>.<set>`.
+    fn set_key(&self, set: u64) -> String {
+        let mut digits = [0u8; 20];
+        let mut n = set;
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            if let Some(d) = digits.get_mut(at) {
+                // n % 10 < 10: the cast is exact.
+                *d = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+            if n == 0 || at == 0 {
+                break;
+            }
+        }
+        let mut key = String::with_capacity(self.prefix.len() + 1 + digits.len() - at);
+        key.push_str(&self.prefix);
+        key.push('.');
+        key.push_str(std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or("0"));
+        key
+    }
+
     /// Number of shared-data keys the table may create.
     pub fn set_count(&self) -> u64 {
         self.sets
@@ -126,7 +149,7 @@ impl<const N: usize> SlotTable<N> {
         now_ms: u64,
         mut update: impl FnMut(Option<Entry<N>>) -> (Entry<N>, R),
     ) -> Result<R, SlotError> {
-        let key = format!("{}.{}", self.prefix, key_hash % self.sets);
+        let key = self.set_key(key_hash % self.sets);
         let mut buf = Vec::with_capacity(WAYS * (N + 2) * 8);
         for _ in 0..CAS_ATTEMPTS {
             let (mut set, cas) = match host.shared_get(&key) {
@@ -173,7 +196,7 @@ impl<const N: usize> SlotTable<N> {
         };
         let mut created = 0;
         for set in 0..self.sets {
-            let key = format!("{}.{}", self.prefix, set);
+            let key = self.set_key(set);
             match host.shared_get(&key) {
                 Ok(Some(_)) => {}
                 Ok(None) => {
@@ -189,7 +212,7 @@ impl<const N: usize> SlotTable<N> {
 
     /// Reads the entry of `key_hash` without changing it.
     pub fn get(&self, host: &dyn Host, key_hash: u64) -> Result<Option<Entry<N>>, SlotError> {
-        let key = format!("{}.{}", self.prefix, key_hash % self.sets);
+        let key = self.set_key(key_hash % self.sets);
         match host.shared_get(&key) {
             Ok(Some((bytes, _))) => Ok(decode::<N>(&bytes).into_iter().find(|e| e.key == key_hash)),
             Ok(None) => Ok(None),
@@ -204,6 +227,14 @@ mod tests {
     use crate::host::MemHost;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn set_keys_are_prefix_dot_decimal() {
+        let t = SlotTable::<2>::new("ns.plugin|mw|rl|r".into(), 8);
+        for n in [0, 1, 9, 10, 99, 100, 123_456, u64::MAX] {
+            assert_eq!(t.set_key(n), format!("ns.plugin|mw|rl|r.{n}"));
+        }
+    }
 
     fn bump(t: &SlotTable<2>, h: &MemHost, k: u64, now: u64) -> u64 {
         t.update(h, k, now, |e| {
