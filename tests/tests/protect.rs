@@ -228,6 +228,39 @@ fn a_limit_of_n_admits_exactly_n_across_both_workers() {
 }
 
 #[test]
+fn a_busy_key_leases_tokens_without_admitting_more_than_the_bucket() {
+    // burst 640: each worker may lease up to 10 tokens of a busy key ahead of use.
+    let up = Upstream::sample();
+    let sink = Sink::start();
+    let envoy = start(
+        json!({"mode": "enforce", "rate_limits": [
+            {"name": "busy", "key": "source_ip", "limit": {"requests": 640, "per": "1h"}, "headers": true}
+        ]}),
+        &up,
+        &sink,
+    );
+    let replies = parallel(&envoy.url("/orders/1"), 8, 100, &[]);
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    let limited = replies.iter().filter(|r| r.status == 429).count();
+    assert_eq!(ok + limited, 800, "only 200 and 429 expected");
+    // At most the bucket (plus the refill of a few seconds at 640/h: under 2), at
+    // least the bucket less what the two workers' leases (9 ahead each) may strand.
+    assert!(
+        (640 - 18..=641).contains(&ok),
+        "admitted {ok} of a 640 bucket on 2 workers"
+    );
+    assert_eq!(up.seen().len(), ok);
+    assert_eq!(
+        envoy.metric(r#"meshward_decisions_total{kind="rate_limit",outcome="limited",rule="busy",dry_run="false"}"#),
+        limited as f64
+    );
+    assert_eq!(
+        envoy.metric(r#"meshward_internal_errors_total{where="shared_data_cas"}"#),
+        0.0
+    );
+}
+
+#[test]
 fn a_data_limit_blocks_after_the_quota_and_raises_harvest_once() {
     let up = Upstream::sample();
     let sink = Sink::start();
