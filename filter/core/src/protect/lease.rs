@@ -31,9 +31,9 @@ pub struct Lease {
     pub bucket_remaining: u64,
     /// Seconds until the bucket was full again, as of that grant.
     pub reset_s: u64,
-    /// The shared bucket refused the key and has no token before this time, ms (0:
-    /// not refused).
-    pub refused_until_ms: u64,
+    /// The shared bucket refused the key at `granted_ms` and has no token before this
+    /// time, ms (0: not refused). The VM refuses the key itself while the lease lives.
+    pub next_token_at_ms: u64,
 }
 
 impl Lease {

@@ -80,13 +80,16 @@ impl RateLimiter {
         };
         let previous = leases.get(key_hash).copied();
         if let Some(l) = leases.get(key_hash) {
-            // Refused until the bucket's next token: tokens only come from the refill,
-            // so nothing can be admitted before then, whichever worker asks.
-            if now_ms < l.refused_until_ms && now_ms >= l.granted_ms {
+            // Refused, and the bucket has no token before then: tokens only come from
+            // the refill, so nothing can be admitted earlier, whichever worker asks.
+            // Answered here for at most a lease's life, so a refused key still touches
+            // its shared entry once a second and is not evicted as idle (which would
+            // refill it).
+            if now_ms < l.next_token_at_ms && l.live(now_ms) {
                 return Ok(Take {
                     allowed: false,
                     remaining: 0,
-                    retry_after_s: (l.refused_until_ms - now_ms).div_ceil(1000).max(1),
+                    retry_after_s: (l.next_token_at_ms - now_ms).div_ceil(1000).max(1),
                     reset_s: l.reset_s,
                 });
             }
@@ -110,14 +113,14 @@ impl RateLimiter {
                 granted_ms: now_ms,
                 bucket_remaining: take.remaining.saturating_sub(granted - 1),
                 reset_s: take.reset_s,
-                refused_until_ms: 0,
+                next_token_at_ms: 0,
             });
         } else {
             // Refused: remember until when, and the next grant starts small again.
             leases.put(Lease {
                 key: key_hash,
                 granted_ms: now_ms,
-                refused_until_ms: now_ms.saturating_add(next_token_ms),
+                next_token_at_ms: now_ms.saturating_add(next_token_ms),
                 reset_s: take.reset_s,
                 ..Lease::default()
             });
@@ -377,14 +380,25 @@ mod tests {
         assert_eq!(admitted, 256, "one VM alone admits exactly the burst");
         let refused = l.leases.borrow_mut().get(1).copied().unwrap();
         assert_eq!((refused.tokens, refused.size), (0, 0));
-        // Refused until the next token without asking the shared bucket again.
+        // Refused for up to a second without asking the shared bucket again, then
+        // asked once a second (which keeps the key's shared entry in use).
         let writes = h.shared_writes();
-        for ms in [0, 5_000, 14_062] {
+        for ms in [0, 500, 999] {
+            let t = l.take(&h, 1, ms).unwrap();
+            assert!(!t.allowed, "at {ms} ms");
+            assert_eq!(t.retry_after_s, (14_063 - ms).div_ceil(1000));
+        }
+        assert_eq!(h.shared_writes(), writes, "refusals answered by the VM");
+        for ms in [1_000, 1_500, 14_062] {
             let t = l.take(&h, 1, ms).unwrap();
             assert!(!t.allowed, "at {ms} ms");
             assert_eq!(t.retry_after_s, (14_063 - ms).div_ceil(1000).max(1));
         }
-        assert_eq!(h.shared_writes(), writes, "refusals answered by the VM");
+        assert_eq!(
+            h.shared_writes(),
+            writes + 2,
+            "one shared take per second refused"
+        );
         // 1 h / 256 = 14,062.5 ms per token.
         assert!(l.take(&h, 1, 14_063).unwrap().allowed);
         assert!(!l.take(&h, 1, 14_063).unwrap().allowed, "no lead taken");
