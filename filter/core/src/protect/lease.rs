@@ -75,17 +75,7 @@ impl LeaseTable {
         let Some(set) = self.set(lease.key) else {
             return;
         };
-        let way = set
-            .iter()
-            .position(|l| l.key == lease.key)
-            .or_else(|| set.iter().position(|l| l.key == 0))
-            .or_else(|| {
-                set.iter()
-                    .enumerate()
-                    .min_by_key(|(_, l)| l.granted_ms)
-                    .map(|(i, _)| i)
-            })
-            .unwrap_or(0);
+        let way = super::slots::way_for(set, lease.key, |l| (l.key, l.granted_ms));
         if let Some(slot) = set.get_mut(way) {
             *slot = lease;
         }

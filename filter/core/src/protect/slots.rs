@@ -85,6 +85,21 @@ fn encode<const N: usize>(set: &[Entry<N>; WAYS], out: &mut Vec<u8>) {
     }
 }
 
+/// The way of a set for `key` (hash, 0 = empty): the key's own way, else an empty
+/// way, else the least recently used one; `of` gives a way's key and last use.
+pub(crate) fn way_for<T>(set: &[T], key: u64, of: impl Fn(&T) -> (u64, u64)) -> usize {
+    set.iter()
+        .position(|e| of(e).0 == key)
+        .or_else(|| set.iter().position(|e| of(e).0 == 0))
+        .or_else(|| {
+            set.iter()
+                .enumerate()
+                .min_by_key(|(_, e)| of(e).1)
+                .map(|(i, _)| i)
+        })
+        .unwrap_or(0)
+}
+
 /// Why an update did not happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SlotError {
@@ -157,17 +172,7 @@ impl<const N: usize> SlotTable<N> {
                 Ok(None) => ([Entry::<N>::default(); WAYS], 0),
                 Err(_) => return Err(SlotError::Host),
             };
-            let way = set
-                .iter()
-                .position(|e| e.key == key_hash)
-                .or_else(|| set.iter().position(|e| e.key == 0))
-                .or_else(|| {
-                    set.iter()
-                        .enumerate()
-                        .min_by_key(|(_, e)| e.used_ms)
-                        .map(|(i, _)| i)
-                })
-                .unwrap_or(0);
+            let way = way_for(&set, key_hash, |e| (e.key, e.used_ms));
             let current = set.get(way).copied().filter(|e| e.key == key_hash);
             let (mut next, result) = update(current);
             next.key = key_hash;
