@@ -647,6 +647,12 @@ pub struct RecordPolicy {
 }
 
 /// Builds the `Policy`; problems go to `cx`.
+///
+/// The section builders it calls are `#[inline(never)]`: inlined, they made this one
+/// Wasm function of ~35 KB, and V8 (TurboFan, which Envoy runs without the baseline
+/// tier) keeps the scratch memory of compiling its largest functions. Apart, they
+/// cost nothing at run time (configure time only) and ~10 MiB less resident memory per
+/// Envoy (docs/performance.md, "Memory soak").
 pub fn compile(raw: &RawConfig, bytes: &[u8], cx: &mut Cx) -> Policy {
     let digest = Sha256::digest(bytes);
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
@@ -711,6 +717,7 @@ pub fn compile(raw: &RawConfig, bytes: &[u8], cx: &mut Cx) -> Policy {
     policy
 }
 
+#[inline(never)]
 fn inspection(raw: &raw::Inspection, cx: &mut Cx) -> InspectionPolicy {
     const HARD_MAX: u64 = 16 << 20;
     if raw.max_body_bytes == 0 || raw.max_body_bytes > HARD_MAX {
@@ -767,6 +774,7 @@ fn valid_method(m: &str) -> bool {
     !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase())
 }
 
+#[inline(never)]
 fn apis(raw: &raw::Apis, cx: &mut Cx) -> ApisPolicy {
     let mut templates = Vec::new();
     let mut seen = BTreeSet::new();
@@ -839,6 +847,7 @@ fn claim(path: &str, s: &str, cx: &mut Cx) -> ClaimPath {
     })
 }
 
+#[inline(never)]
 fn identity(raw: &raw::Identity, cx: &mut Cx) -> IdentityPolicy {
     let mut sources = Vec::new();
     for (i, s) in raw.sources.iter().enumerate() {
@@ -972,6 +981,7 @@ fn check_type_ref(path: &str, id: &str, known: &[String], cx: &mut Cx) {
     }
 }
 
+#[inline(never)]
 fn sensitive(raw: &raw::Sensitive, cx: &mut Cx) -> SensitivePolicy {
     let builtin_ids: Vec<String> = catalog::BUILTIN.iter().map(|t| t.id.to_string()).collect();
     let selected: Vec<&'static catalog::TypeInfo> = match &raw.types {
@@ -1065,6 +1075,7 @@ fn sensitive(raw: &raw::Sensitive, cx: &mut Cx) -> SensitivePolicy {
 }
 
 /// Compiles a `when` table at `path`.
+#[inline(never)]
 pub fn condition(path: &str, raw: &raw::When, cx: &mut Cx) -> Condition {
     let mut methods = Vec::new();
     for (i, m) in raw.methods.iter().enumerate() {
@@ -1113,6 +1124,7 @@ pub fn condition(path: &str, raw: &raw::When, cx: &mut Cx) -> Condition {
     }
 }
 
+#[inline(never)]
 fn masking(path: &str, raw: &raw::MaskingRule, known: &[String], cx: &mut Cx) -> MaskingPolicy {
     cx.rule_name(path, &raw.name);
     for (i, t) in raw.types.iter().enumerate() {
@@ -1133,6 +1145,7 @@ fn masking(path: &str, raw: &raw::MaskingRule, known: &[String], cx: &mut Cx) ->
     }
 }
 
+#[inline(never)]
 fn access(raw: &raw::Access, cx: &mut Cx) -> AccessPolicy {
     let mut rules = Vec::new();
     for (i, r) in raw.rules.iter().enumerate() {
@@ -1184,6 +1197,7 @@ fn positive_ms(path: &str, d: super::de::EnvoyDuration, cx: &mut Cx) -> u64 {
     ms.max(1)
 }
 
+#[inline(never)]
 fn rate_limit(path: &str, raw: &raw::RateLimit, cx: &mut Cx) -> Option<RateLimitPolicy> {
     cx.rule_name(path, &raw.name);
     let key = limit_key(&format!("{path}.key"), &raw.key, cx);
@@ -1211,6 +1225,7 @@ fn rate_limit(path: &str, raw: &raw::RateLimit, cx: &mut Cx) -> Option<RateLimit
     })
 }
 
+#[inline(never)]
 fn data_limit(
     path: &str,
     raw: &raw::DataLimit,
@@ -1288,6 +1303,7 @@ fn behavior_action(path: &str, v: super::de::SwitchValue, cx: &mut Cx) -> Switch
     s
 }
 
+#[inline(never)]
 fn detection(raw: &raw::Detection, cx: &mut Cx) -> DetectionPolicy {
     let inj = &raw.injection;
     let families = [
@@ -1392,6 +1408,7 @@ fn detection(raw: &raw::Detection, cx: &mut Cx) -> DetectionPolicy {
     }
 }
 
+#[inline(never)]
 fn findings(raw: &raw::Findings) -> FindingsPolicy {
     FindingsPolicy {
         unauthenticated_sensitive: raw.unauthenticated_sensitive.on().map(|m| m.min_level),
@@ -1413,6 +1430,7 @@ pub fn cluster_host(cluster: &str) -> &str {
     }
 }
 
+#[inline(never)]
 fn events(raw: &raw::Events, cx: &mut Cx) -> Option<EventsPolicy> {
     let p = "events";
     let flush = positive_ms(&format!("{p}.flush_interval"), raw.flush_interval, cx);
@@ -1475,6 +1493,7 @@ fn events(raw: &raw::Events, cx: &mut Cx) -> Option<EventsPolicy> {
 /// contract's default).
 pub const DEFAULT_HASH_KEY_ENV: &str = "MESHWARD_HASH_KEY";
 
+#[inline(never)]
 fn records(raw: &raw::Events, hash_masking: bool, cx: &mut Cx) -> RecordPolicy {
     if !(0.0..=1.0).contains(&raw.sample) {
         cx.err("events.sample", "must be a fraction from 0 to 1");

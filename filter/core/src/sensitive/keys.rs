@@ -119,18 +119,30 @@ impl Words {
         self.buf.get(start..self.len).unwrap_or_default()
     }
 
+    // The helpers of `classify` are not inlined: `classify` runs on key-cache misses
+    // only, and inlined they made it one ~24 KB Wasm function, whose compile scratch
+    // V8 keeps (see `config::compile::compile`).
+    #[inline(never)]
     fn any(&self, list: &[&[u8]]) -> bool {
         self.iter().any(|w| list.contains(&w))
     }
 }
 
+#[inline(never)]
 fn contains(hay: &[u8], needle: &str) -> bool {
     let n = needle.as_bytes();
     !n.is_empty() && hay.len() >= n.len() && hay.windows(n.len()).any(|w| w == n)
 }
 
+#[inline(never)]
 fn contains_any(hay: &[u8], needles: &[&str]) -> bool {
     needles.iter().any(|n| contains(hay, n))
+}
+
+/// Whether the last word, the last two words or all words joined are in `list`.
+#[inline(never)]
+fn tail_in(list: &[&[u8]], last: &[u8], tail2: &[u8], joined: &[u8]) -> bool {
+    list.contains(&last) || list.contains(&tail2) || list.contains(&joined)
 }
 
 const ID_TAIL: &[&[u8]] = &[
@@ -630,8 +642,7 @@ pub fn classify(key: &[u8], parent: Option<&[u8]>) -> KeyCtx {
     let last = w.last();
     let tail2 = w.tail2();
     let ascii = key.is_ascii();
-    let tail =
-        |list: &[&[u8]]| list.contains(&last) || list.contains(&tail2) || list.contains(&joined);
+    let tail = |list: &[&[u8]]| tail_in(list, last, tail2, joined);
     let mut pos = 0u32;
     let mut set = |t: B, on: bool| {
         if on {
