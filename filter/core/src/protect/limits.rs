@@ -78,7 +78,7 @@ impl RateLimiter {
                 .take_shared(host, key_hash, now_ms, 1)
                 .map(|(t, _, _)| t);
         };
-        let previous = leases.get(key_hash).copied();
+        let mut previous = None;
         if let Some(l) = leases.get(key_hash) {
             // Refused, and the bucket has no token before then: tokens only come from
             // the refill, so nothing can be admitted earlier, whichever worker asks.
@@ -102,6 +102,7 @@ impl RateLimiter {
                     reset_s: l.reset_s,
                 });
             }
+            previous = Some(*l);
         }
         let want = lease::want(previous.as_ref(), now_ms, self.max_lease);
         let (take, granted, next_token_ms) = self.take_shared(host, key_hash, now_ms, want)?;
@@ -351,7 +352,7 @@ mod tests {
             shared_round_trips < 2_000,
             "{shared_round_trips} shared writes"
         );
-        // Each take reported the shared bucket plus the VM's lease as remaining.
+        // Spent: the VM refuses with the time to the bucket's next token.
         let t = a.take(&h, 7, 2_000).unwrap();
         assert!(!t.allowed && t.retry_after_s > 0);
     }

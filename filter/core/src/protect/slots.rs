@@ -127,24 +127,12 @@ impl<const N: usize> SlotTable<N> {
 
     /// The shared-data key of set `set`: `<prefix>.<set>`.
     fn set_key(&self, set: u64) -> String {
-        let mut digits = [0u8; 20];
-        let mut n = set;
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            if let Some(d) = digits.get_mut(at) {
-                // n % 10 < 10: the cast is exact.
-                *d = b'0' + (n % 10) as u8;
-            }
-            n /= 10;
-            if n == 0 || at == 0 {
-                break;
-            }
-        }
-        let mut key = String::with_capacity(self.prefix.len() + 1 + digits.len() - at);
+        use std::fmt::Write;
+        let mut key = String::with_capacity(self.prefix.len() + 21);
         key.push_str(&self.prefix);
         key.push('.');
-        key.push_str(std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or("0"));
+        // Writing into a String cannot fail.
+        let _ = write!(key, "{set}");
         key
     }
 
