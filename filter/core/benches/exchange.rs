@@ -6,10 +6,16 @@
 //! clock). The host is the in-memory one, so shared data costs a hash map lookup here;
 //! under Envoy each shared-data call also crosses into the host.
 //!
+//! It also counts the heap allocations the core makes per request (a counting global
+//! allocator; the benchmark's own response-header list is not counted): in the Wasm
+//! module each one is a call into its allocator.
+//!
 //! `cargo bench -p meshward-core --bench exchange -- --profile full` runs the `full`
 //! pipeline in a loop without printing (for `valgrind --tool=callgrind`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Only for the counting allocator below (benchmark code, not in the module).
+#![allow(unsafe_code)]
 
 #[path = "../tests/support/pii.rs"]
 mod pii;
@@ -23,12 +29,41 @@ use meshward_core::host::{CasOutcome, Host, HostError, MemHost};
 use meshward_core::runtime::{NodeInfo, Runtime};
 use meshward_core::stats::MetricIdx;
 use serde_json::{json, Value};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 7;
 const SLICE: Duration = Duration::from_millis(150);
+
+/// The system allocator, counting allocations (`alloc` and `realloc` calls).
+struct CountingAlloc;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+fn allocs() -> u64 {
+    ALLOCS.load(Ordering::Relaxed)
+}
 
 /// The in-memory host, counting calls by kind.
 #[derive(Default)]
@@ -247,7 +282,10 @@ fn one(rt: &Runtime, host: &dyn Host, r: &Req, resp: &[u8], t: &mut Stages, time
         black_box(ex.request_body(rt, host, b, false));
     }
     lap(t, 1);
+    // The host's header list, not the core's allocations: taken out of the count.
+    let before = allocs();
     let rh = response_headers(resp.len());
+    ALLOCS.fetch_sub(allocs() - before, Ordering::Relaxed);
     let plan = ex.response_headers(
         rt,
         host,
@@ -326,9 +364,9 @@ fn main() {
         return;
     }
     println!(
-        "{:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}   host calls/request: {:>7} {:>6} {:>6} {:>6} {:>9}",
+        "{:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}   host calls/request: {:>7} {:>6} {:>6} {:>6} {:>9} {:>7}",
         "setup", "µs/req", "req hdrs", "req body", "resp hdr", "resp body", "end", "encode",
-        "metrics", "get", "set", "clock", "event B"
+        "metrics", "get", "set", "clock", "event B", "allocs"
     );
     for setup in ["policy", "full", "monitor"] {
         let rt = runtime(setup);
@@ -342,11 +380,12 @@ fn main() {
             one(&rt, &host, &reqs[k % reqs.len()], &resp, &mut t, false);
         }
         let mut totals = vec![Vec::new(); 7];
-        let (m0, g0, s0, c0) = (
+        let (m0, g0, s0, c0, a0) = (
             host.metrics.get(),
             host.gets.get(),
             host.sets.get(),
             host.clock.get(),
+            allocs(),
         );
         let mut n_all = 0u64;
         let mut bytes = 0usize;
@@ -372,7 +411,7 @@ fn main() {
         }
         let per = |x: u64| x as f64 / n_all as f64;
         println!(
-            "{:<8} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}   {:>26.1} {:>6.1} {:>6.1} {:>6.1} {:>9.0}",
+            "{:<8} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}   {:>26.1} {:>6.1} {:>6.1} {:>6.1} {:>9.0} {:>7.1}",
             setup,
             median(&mut totals[0]),
             median(&mut totals[1]),
@@ -386,6 +425,7 @@ fn main() {
             per(host.sets.get() - s0),
             per(host.clock.get() - c0),
             bytes as f64 / n_all as f64,
+            per(allocs() - a0),
         );
     }
     println!(

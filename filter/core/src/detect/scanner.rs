@@ -311,10 +311,6 @@ pub fn probe_path(t: &[u8]) -> bool {
             }
         }
         for (p, whole) in PROBE_SEGMENTS {
-            let paired = PROBE_PAIRS.iter().any(|(q, _)| q == p);
-            if paired {
-                continue;
-            }
             let hit = if *whole {
                 seg == *p
             } else {
@@ -323,7 +319,9 @@ pub fn probe_path(t: &[u8]) -> bool {
                         .get(p.len()..)
                         .is_some_and(|r| r.first().is_some_and(|b| b.is_ascii_alphabetic()))
             };
-            if hit {
+            // A paired segment only counts with its next segment (above); looked up
+            // on a hit only, not for every segment of the list.
+            if hit && !PROBE_PAIRS.iter().any(|(q, _)| q == p) {
                 return true;
             }
         }
