@@ -947,8 +947,10 @@ impl Exchange {
                 if let Some(q) = query {
                     rt.classifier.scan_form(q.as_bytes(), today, uh);
                 }
-                for seg in self.path.split('/').filter(|s| !s.is_empty()) {
-                    rt.classifier.scan_value(None, seg.as_bytes(), today, uh);
+                for seg in self.path.as_bytes().split(|&b| b == b'/') {
+                    if !seg.is_empty() {
+                        rt.classifier.scan_value(None, seg, today, uh);
+                    }
                 }
                 self.url.add(uh);
                 self.req.add(uh);
