@@ -29,6 +29,14 @@ impl Glob {
         }
     }
 
+    /// The literal text every match starts with (`None`: the glob starts with `*`).
+    pub fn literal_prefix(&self) -> Option<&str> {
+        if self.starts_with_star {
+            return None;
+        }
+        Some(self.pieces.first().map_or("", String::as_str))
+    }
+
     /// Whether the glob has no star.
     pub fn is_literal(&self) -> bool {
         !self.starts_with_star && !self.ends_with_star && self.pieces.len() <= 1
@@ -290,6 +298,120 @@ impl PathPattern {
     }
 }
 
+/// The first segment of a path (`/users/42` → `users`, `/` → ``); `None` when the
+/// path does not start with `/`.
+pub fn first_segment(path: &str) -> Option<&str> {
+    let body = path.strip_prefix('/')?;
+    Some(body.split_once('/').map_or(body, |(first, _)| first))
+}
+
+impl PathPattern {
+    /// The first segment that every path and template this pattern matches has
+    /// (`None`: any first segment can match, e.g. `/{id}/x`, `/adm*`, `*`).
+    pub fn first_segment(&self) -> Option<&str> {
+        match self {
+            PathPattern::Exact(e) => first_segment(e),
+            PathPattern::Template(t) => match t.segments().first() {
+                Some(Segment::Literal(l)) => Some(l.as_str()),
+                _ => None,
+            },
+            // Only a prefix that ends its first segment with `/` names it whole.
+            PathPattern::Glob(g) => {
+                let body = g.literal_prefix()?.strip_prefix('/')?;
+                body.split_once('/').map(|(first, _)| first)
+            }
+        }
+    }
+}
+
+/// Which entries of an ordered list of path conditions can match a request, by the
+/// first segment of its path and of its template: an entry whose every pattern names
+/// its first segment is filed under those segments, the others (and entries without
+/// a path condition) are candidates for every request. Built at configure time, so
+/// evaluating 200 rules scoped to `/admin/...` costs a lookup, not 200 matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathIndex {
+    /// First segment → entry indices, ascending; sorted by segment.
+    keyed: Vec<(String, Vec<u32>)>,
+    /// Entries that any request can match, ascending.
+    always: Vec<u32>,
+}
+
+impl PathIndex {
+    /// Indexes the path conditions of an ordered list (an empty set: no condition).
+    pub fn new<'a>(sets: impl IntoIterator<Item = &'a PathSet>) -> Self {
+        let mut keyed: Vec<(String, Vec<u32>)> = Vec::new();
+        let mut always = Vec::new();
+        for (i, set) in sets.into_iter().enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let firsts: Option<Vec<&str>> = if set.is_empty() {
+                None
+            } else {
+                set.0.iter().map(PathPattern::first_segment).collect()
+            };
+            let Some(mut firsts) = firsts else {
+                always.push(i);
+                continue;
+            };
+            firsts.sort_unstable();
+            firsts.dedup();
+            for f in firsts {
+                match keyed.binary_search_by(|(k, _)| k.as_str().cmp(f)) {
+                    Ok(at) => keyed[at].1.push(i),
+                    Err(at) => keyed.insert(at, (f.to_string(), vec![i])),
+                }
+            }
+        }
+        Self { keyed, always }
+    }
+
+    fn under(&self, first: Option<&str>) -> &[u32] {
+        first
+            .and_then(|f| {
+                self.keyed
+                    .binary_search_by(|(k, _)| k.as_str().cmp(f))
+                    .ok()
+                    .and_then(|at| self.keyed.get(at))
+            })
+            .map_or(&[], |(_, v)| v.as_slice())
+    }
+
+    /// The entries that can match a request with this normalised path and template,
+    /// in list order (each once). Never allocates.
+    pub fn candidates<'a>(&'a self, path: &str, template: &str) -> Candidates<'a> {
+        let by_path = self.under(first_segment(path));
+        let tf = first_segment(template);
+        let by_template = if tf == first_segment(path) {
+            &[][..]
+        } else {
+            self.under(tf)
+        };
+        Candidates {
+            lists: [&self.always, by_path, by_template],
+        }
+    }
+}
+
+/// Entry indices of [`PathIndex::candidates`]: a merge of three ascending lists.
+#[derive(Debug)]
+pub struct Candidates<'a> {
+    lists: [&'a [u32]; 3],
+}
+
+impl Iterator for Candidates<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let next = self.lists.iter().filter_map(|l| l.first()).min().copied()?;
+        for l in &mut self.lists {
+            if l.first() == Some(&next) {
+                *l = l.get(1..).unwrap_or_default();
+            }
+        }
+        usize::try_from(next).ok()
+    }
+}
+
 /// A list of path patterns; matches when any matches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathSet(pub Vec<PathPattern>);
@@ -310,6 +432,35 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn path_index_files_rules_by_their_first_segment() {
+        let set =
+            |ps: &[&str]| PathSet(ps.iter().map(|p| PathPattern::parse(p).unwrap()).collect());
+        let sets = [
+            set(&["/admin/area07/*"]),     // 0: under `admin`
+            set(&["/adm*"]),               // 1: any first segment
+            set(&[]),                      // 2: no path condition
+            set(&["/users/{id}", "/api"]), // 3: under `users` and `api`
+            set(&["/{tenant}/reports"]),   // 4: any first segment
+            set(&["/"]),                   // 5: under ``
+            set(&["*/export"]),            // 6: any first segment
+        ];
+        let index = PathIndex::new(&sets);
+        let got = |p: &str, t: &str| index.candidates(p, t).collect::<Vec<_>>();
+        assert_eq!(got("/admin/area07/x", "/admin/area07/x"), [0, 1, 2, 4, 6]);
+        assert_eq!(
+            got("/api/v1/users/7", "/api/v1/users/{int}"),
+            [1, 2, 3, 4, 6]
+        );
+        // The template's first segment counts too (a placeholder can be one).
+        assert_eq!(got("/7/reports", "/users/reports"), [1, 2, 3, 4, 6]);
+        assert_eq!(got("/", "/"), [1, 2, 4, 5, 6]);
+        assert_eq!(got("no-slash", ""), [1, 2, 4, 6]);
+        assert_eq!(first_segment("/users/42"), Some("users"));
+        assert_eq!(first_segment("/"), Some(""));
+        assert_eq!(first_segment("users"), None);
+    }
 
     #[test]
     fn globs() {
@@ -454,7 +605,45 @@ mod props {
         (any::<bool>(), "[a-z0-9]{1,6}")
     }
 
+    fn path_pattern() -> impl Strategy<Value = String> {
+        // Segments that collide: literals, templates, globs anywhere.
+        proptest::collection::vec(
+            proptest::sample::select(vec!["a", "b", "ab", "{id}", "*", "a*", "", "/"]),
+            0..4,
+        )
+        .prop_map(|segs| format!("/{}", segs.join("/")))
+    }
+
+    fn request_path() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            proptest::sample::select(vec!["a", "b", "ab", "{id}", "{int}", "7", ""]),
+            0..4,
+        )
+        .prop_map(|segs| format!("/{}", segs.join("/")))
+    }
+
     proptest! {
+        #[test]
+        fn the_path_index_never_drops_a_matching_entry(
+            sets in proptest::collection::vec(proptest::collection::vec(path_pattern(), 0..3), 0..8),
+            path in request_path(),
+            template in request_path(),
+        ) {
+            let sets: Vec<PathSet> = sets
+                .iter()
+                .map(|ps| PathSet(ps.iter().filter_map(|p| PathPattern::parse(p).ok()).collect()))
+                .collect();
+            let index = PathIndex::new(&sets);
+            let got: Vec<usize> = index.candidates(&path, &template).collect();
+            // In list order, each once.
+            prop_assert!(got.windows(2).all(|w| w[0] < w[1]), "{:?}", got);
+            for (i, set) in sets.iter().enumerate() {
+                if set.is_empty() || set.matches(&path, &template) {
+                    prop_assert!(got.contains(&i), "entry {} {:?} on {} / {}", i, set, path, template);
+                }
+            }
+        }
+
         #[test]
         fn glob_agrees_with_the_reference(p in "[ab*/é]{0,8}", s in "[ab/é]{0,10}") {
             let pc: Vec<char> = p.chars().collect();

@@ -4,7 +4,7 @@
 use super::de::Switch;
 use super::raw::{self, RawConfig};
 use super::Problem;
-use crate::matcher::{Cidr, GlobSet, PathPattern, PathSet, Template};
+use crate::matcher::{Cidr, GlobSet, PathIndex, PathPattern, PathSet, Template};
 use crate::sensitive::catalog;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -373,6 +373,8 @@ pub struct AccessPolicy {
     pub default_deny: bool,
     /// Rules in order.
     pub rules: Vec<AccessRulePolicy>,
+    /// The rules a request can match, by the first segment of its path.
+    pub index: PathIndex,
 }
 
 /// One part of a limit key.
@@ -1167,6 +1169,7 @@ fn access(raw: &raw::Access, cx: &mut Cx) -> AccessPolicy {
     }
     AccessPolicy {
         default_deny: raw.default == raw::DefaultAction::Deny,
+        index: PathIndex::new(rules.iter().map(|r| &r.when.paths)),
         rules,
     }
 }

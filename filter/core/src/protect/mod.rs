@@ -215,7 +215,12 @@ pub struct AccessResult {
 /// and evaluation goes on as if they were absent.
 pub fn evaluate_access(policy: &AccessPolicy, s: &Subject<'_>) -> AccessResult {
     let mut r = AccessResult::default();
-    for (i, rule) in policy.rules.iter().enumerate() {
+    // Only the rules whose paths can match this request (all of them, in order, when
+    // rules have no path condition or start with a wildcard).
+    for i in policy.index.candidates(s.path, s.template) {
+        let Some(rule) = policy.rules.get(i) else {
+            continue;
+        };
         if !s.matches(&rule.when) {
             continue;
         }
