@@ -323,15 +323,25 @@ enum ContentKind {
 }
 
 fn content_kind(rt: &Runtime, ct: Option<&str>) -> Option<ContentKind> {
-    let mime = ct?.split(';').next()?.trim().to_ascii_lowercase();
-    if !rt.policy.inspection.content_types.contains(&mime) {
+    let ct = ct?;
+    // Compared without lower-casing into a new String (configured types are lower-case).
+    let mime = crate::text::split_once_ascii(ct, b';')
+        .map_or(ct, |(m, _)| m)
+        .trim();
+    let is = |t: &str| mime.eq_ignore_ascii_case(t);
+    if !rt.policy.inspection.content_types.iter().any(|t| is(t)) {
         return None;
     }
-    Some(if mime == "application/json" || mime.ends_with("+json") {
+    let json_suffix = mime
+        .len()
+        .checked_sub(5)
+        .and_then(|at| mime.get(at..))
+        .is_some_and(|tail| tail.eq_ignore_ascii_case("+json"));
+    Some(if is("application/json") || json_suffix {
         ContentKind::Json
-    } else if mime == "application/x-www-form-urlencoded" {
+    } else if is("application/x-www-form-urlencoded") {
         ContentKind::Form
-    } else if mime == "application/graphql" {
+    } else if is("application/graphql") {
         ContentKind::Graphql
     } else {
         ContentKind::Text

@@ -231,9 +231,8 @@ impl Template {
     pub fn matches(&self, path: &str) -> bool {
         let body = path.strip_prefix('/').unwrap_or(path);
         let body = body.strip_suffix('/').unwrap_or(body);
-        let mut parts = body
-            .split('/')
-            .filter(|p| !body.is_empty() || !p.is_empty());
+        let mut parts =
+            crate::text::split_ascii(body, b'/').filter(|p| !body.is_empty() || !p.is_empty());
         for seg in &self.segments {
             let Some(part) = parts.next() else {
                 return false;
@@ -302,7 +301,7 @@ impl PathPattern {
 /// path does not start with `/`.
 pub fn first_segment(path: &str) -> Option<&str> {
     let body = path.strip_prefix('/')?;
-    Some(body.split_once('/').map_or(body, |(first, _)| first))
+    Some(crate::text::split_once_ascii(body, b'/').map_or(body, |(first, _)| first))
 }
 
 impl PathPattern {
@@ -318,7 +317,7 @@ impl PathPattern {
             // Only a prefix that ends its first segment with `/` names it whole.
             PathPattern::Glob(g) => {
                 let body = g.literal_prefix()?.strip_prefix('/')?;
-                body.split_once('/').map(|(first, _)| first)
+                crate::text::split_once_ascii(body, b'/').map(|(first, _)| first)
             }
         }
     }

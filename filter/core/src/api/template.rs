@@ -336,7 +336,7 @@ fn split_segments(path: &str, ranges: &mut [(usize, usize)]) -> usize {
     }
     let mut n = 0;
     let mut start = body_start;
-    for part in body.split('/') {
+    for part in crate::text::split_ascii(body, b'/') {
         if let Some(r) = ranges.get_mut(n) {
             *r = (start, start + part.len());
         }
@@ -352,7 +352,7 @@ pub fn heuristic(path: &str, out: &mut String) -> Match {
     let mut m = Match::default();
     let mut start = 0;
     let mut position = 0;
-    for part in path.split('/') {
+    for part in crate::text::split_ascii(path, b'/') {
         let s = start;
         start += part.len() + 1;
         if part.is_empty() {
