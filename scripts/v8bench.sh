@@ -13,7 +13,8 @@
 #   scripts/v8bench.sh --ab B.wasm policy full   # this build against module B
 #
 # The default module is the release build with its name section kept
-# (target/v8bench/, so function names show in profiles). Needs node (>= 18).
+# (target/v8bench/, so function names show in profiles). Installs Node.js (apt) when
+# missing; any Node.js >= 18 will do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 module="" ab="" profile=0 requests=2000 rounds=5 pairs=7 setups=()
@@ -30,7 +31,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#setups[@]} -gt 0 ] || setups=(off policy full)
-command -v node >/dev/null || { echo "v8bench: node (Node.js >= 18) is required" >&2; exit 1; }
+if ! command -v node >/dev/null 2>&1; then
+  echo "[v8bench] installing Node.js (apt: nodejs)" >&2
+  apt-get update -qq && apt-get install -y -qq nodejs >&2
+fi
 if [ -z "$module" ]; then
   CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=target/v8bench \
     cargo build -q -p meshward --target wasm32-wasip1 --release >&2

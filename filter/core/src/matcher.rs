@@ -331,18 +331,17 @@ impl PathPattern {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathIndex {
     /// First segment → entry indices, ascending; sorted by segment.
-    keyed: Vec<(String, Vec<u32>)>,
+    keyed: Vec<(String, Vec<usize>)>,
     /// Entries that any request can match, ascending.
-    always: Vec<u32>,
+    always: Vec<usize>,
 }
 
 impl PathIndex {
     /// Indexes the path conditions of an ordered list (an empty set: no condition).
     pub fn new<'a>(sets: impl IntoIterator<Item = &'a PathSet>) -> Self {
-        let mut keyed: Vec<(String, Vec<u32>)> = Vec::new();
+        let mut keyed: Vec<(String, Vec<usize>)> = Vec::new();
         let mut always = Vec::new();
         for (i, set) in sets.into_iter().enumerate() {
-            let i = u32::try_from(i).unwrap_or(u32::MAX);
             let firsts: Option<Vec<&str>> = if set.is_empty() {
                 None
             } else {
@@ -356,7 +355,11 @@ impl PathIndex {
             firsts.dedup();
             for f in firsts {
                 match keyed.binary_search_by(|(k, _)| k.as_str().cmp(f)) {
-                    Ok(at) => keyed[at].1.push(i),
+                    Ok(at) => {
+                        if let Some((_, v)) = keyed.get_mut(at) {
+                            v.push(i);
+                        }
+                    }
                     Err(at) => keyed.insert(at, (f.to_string(), vec![i])),
                 }
             }
@@ -364,7 +367,7 @@ impl PathIndex {
         Self { keyed, always }
     }
 
-    fn under(&self, first: Option<&str>) -> &[u32] {
+    fn under(&self, first: Option<&str>) -> &[usize] {
         first
             .and_then(|f| {
                 self.keyed
@@ -394,7 +397,7 @@ impl PathIndex {
 /// Entry indices of [`PathIndex::candidates`]: a merge of three ascending lists.
 #[derive(Debug)]
 pub struct Candidates<'a> {
-    lists: [&'a [u32]; 3],
+    lists: [&'a [usize]; 3],
 }
 
 impl Iterator for Candidates<'_> {
@@ -407,7 +410,7 @@ impl Iterator for Candidates<'_> {
                 *l = l.get(1..).unwrap_or_default();
             }
         }
-        usize::try_from(next).ok()
+        Some(next)
     }
 }
 
