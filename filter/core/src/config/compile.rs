@@ -4,7 +4,7 @@
 use super::de::Switch;
 use super::raw::{self, RawConfig};
 use super::Problem;
-use crate::matcher::{Cidr, GlobSet, PathIndex, PathPattern, PathSet, Template};
+use crate::matcher::{Candidates, Cidr, GlobSet, PathIndex, PathPattern, PathSet, Template};
 use crate::sensitive::catalog;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -373,8 +373,26 @@ pub struct AccessPolicy {
     pub default_deny: bool,
     /// Rules in order.
     pub rules: Vec<AccessRulePolicy>,
-    /// The rules a request can match, by the first segment of its path.
-    pub index: PathIndex,
+    /// The rules a request can match, by the first segment of its path (built with
+    /// the rules, so it always covers them).
+    index: PathIndex,
+}
+
+impl AccessPolicy {
+    /// The compiled access step; indexes the rules by their paths.
+    pub fn new(default_deny: bool, rules: Vec<AccessRulePolicy>) -> Self {
+        Self {
+            default_deny,
+            index: PathIndex::new(rules.iter().map(|r| &r.when.paths)),
+            rules,
+        }
+    }
+
+    /// Indices of the rules that can match a request with this normalised path and
+    /// template, in rule order.
+    pub fn candidates<'a>(&'a self, path: &str, template: &str) -> Candidates<'a> {
+        self.index.candidates(path, template)
+    }
 }
 
 /// One part of a limit key.
@@ -1167,11 +1185,7 @@ fn access(raw: &raw::Access, cx: &mut Cx) -> AccessPolicy {
             dry_run: r.dry_run,
         });
     }
-    AccessPolicy {
-        default_deny: raw.default == raw::DefaultAction::Deny,
-        index: PathIndex::new(rules.iter().map(|r| &r.when.paths)),
-        rules,
-    }
+    AccessPolicy::new(raw.default == raw::DefaultAction::Deny, rules)
 }
 
 fn limit_key(path: &str, key: &str, cx: &mut Cx) -> Option<Vec<KeyPart>> {

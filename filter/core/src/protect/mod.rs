@@ -217,7 +217,7 @@ pub fn evaluate_access(policy: &AccessPolicy, s: &Subject<'_>) -> AccessResult {
     let mut r = AccessResult::default();
     // Only the rules whose paths can match this request (all of them, in order, when
     // rules have no path condition or start with a wildcard).
-    for i in policy.index.candidates(s.path, s.template) {
+    for i in policy.candidates(s.path, s.template) {
         let Some(rule) = policy.rules.get(i) else {
             continue;
         };
