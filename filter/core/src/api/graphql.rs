@@ -541,7 +541,7 @@ mod tests {
         let long = format!("query {} {{ a }}", "N".repeat(500));
         let ops = from_document(&long, None);
         assert_eq!(ops[0].name.as_ref().map(String::len), Some(MAX_NAME_LEN));
-        let batch = format!("[{}]", vec![r#"{"query":"{ a } { b }"}"#; 20].join(","));
+        let batch = format!("[{}]", [r#"{"query":"{ a } { b }"}"#; 20].join(","));
         assert_eq!(from_json(batch.as_bytes()).len(), MAX_OPERATIONS);
     }
 
