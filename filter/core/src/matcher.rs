@@ -381,13 +381,10 @@ impl PathIndex {
     /// The entries that can match a request with this normalised path and template,
     /// in list order (each once). Never allocates.
     pub fn candidates<'a>(&'a self, path: &str, template: &str) -> Candidates<'a> {
-        let by_path = self.under(first_segment(path));
+        let pf = first_segment(path);
+        let by_path = self.under(pf);
         let tf = first_segment(template);
-        let by_template = if tf == first_segment(path) {
-            &[][..]
-        } else {
-            self.under(tf)
-        };
+        let by_template = if tf == pf { &[][..] } else { self.under(tf) };
         Candidates {
             lists: [&self.always, by_path, by_template],
         }
