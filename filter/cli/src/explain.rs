@@ -5,7 +5,7 @@
 
 use meshward_core::config::load_value;
 use meshward_core::exchange::{
-    BodyResult, Direction, Exchange, OutRecord, RequestInfo, ResponseInfo, StreamEnd,
+    BodyResult, Direction, Exchange, Header, OutRecord, RequestInfo, ResponseInfo, StreamEnd,
 };
 use meshward_core::host::MemHost;
 use meshward_core::runtime::{NodeInfo, Runtime};
@@ -127,11 +127,12 @@ pub fn explain(argv: &[String]) -> Result<String, String> {
         headers.push(("x-request-id".into(), b"explain-1".to_vec()));
     }
     let mut out = String::new();
+    let request_headers = view(&headers);
     let req = RequestInfo {
         method: &a.method,
         path: &a.path,
         authority: "service.local",
-        headers: &headers,
+        headers: &request_headers,
         direction: Direction::Inbound,
         source_address: Some(&a.source),
         principal: a.principal.as_deref(),
@@ -174,6 +175,7 @@ pub fn explain(argv: &[String]) -> Result<String, String> {
             if !rh.iter().any(|(k, _)| k == "content-type") {
                 rh.push(("content-type".into(), b"application/json".to_vec()));
             }
+            let rh = view(&rh);
             let rplan = ex.response_headers(
                 &rt,
                 &host,
@@ -247,4 +249,12 @@ pub fn explain(argv: &[String]) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// The core's borrowed view of owned headers.
+fn view(headers: &[(String, Vec<u8>)]) -> Vec<Header<'_>> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect()
 }

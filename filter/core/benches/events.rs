@@ -71,16 +71,16 @@ fn main() {
     let _ = rt.prepare(&host);
     let body = pii::bench_request(42).into_bytes();
     let resp = pii::bench_response(42).into_bytes();
-    let headers: Vec<(String, Vec<u8>)> = vec![
-        (":authority".into(), b"orders:8080".to_vec()),
-        (":path".into(), b"/api/v1/orders".to_vec()),
-        (":method".into(), b"POST".to_vec()),
+    let headers: Vec<(&str, &[u8])> = vec![
+        (":authority", b"orders:8080"),
+        (":path", b"/api/v1/orders"),
+        (":method", b"POST"),
         (
-            "authorization".into(),
-            b"Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTAwMDEiLCJleHAiOjQxMDI0NDQ4MDB9.c2ln".to_vec(),
+            "authorization",
+            b"Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTAwMDEiLCJleHAiOjQxMDI0NDQ4MDB9.c2ln",
         ),
-        ("content-type".into(), b"application/json".to_vec()),
-        ("x-request-id".into(), b"5f0c6a4e-6d1b-4b7e-9d8a-2b1c3d4e5f60".to_vec()),
+        ("content-type", b"application/json"),
+        ("x-request-id", b"5f0c6a4e-6d1b-4b7e-9d8a-2b1c3d4e5f60"),
     ];
     let (ex, _) = Exchange::start(
         &rt,
@@ -100,10 +100,7 @@ fn main() {
     );
     let mut ex = ex.expect("an exchange");
     ex.request_body(&rt, &host, &body, false);
-    let rh: Vec<(String, Vec<u8>)> = vec![
-        (":status".into(), b"200".to_vec()),
-        ("content-type".into(), b"application/json".to_vec()),
-    ];
+    let rh: Vec<(&str, &[u8])> = vec![(":status", b"200"), ("content-type", b"application/json")];
     ex.response_headers(
         &rt,
         &host,

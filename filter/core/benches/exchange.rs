@@ -23,7 +23,7 @@ mod pii;
 use meshward_core::clock::Clock;
 use meshward_core::events::entry;
 use meshward_core::exchange::{
-    Direction, Exchange, OutRecord, RequestInfo, ResponseInfo, StreamEnd,
+    Direction, Exchange, Header, OutRecord, RequestInfo, ResponseInfo, StreamEnd,
 };
 use meshward_core::host::{CasOutcome, Host, HostError, MemHost};
 use meshward_core::runtime::{NodeInfo, Runtime};
@@ -260,11 +260,17 @@ fn one(rt: &Runtime, host: &dyn Host, r: &Req, resp: &[u8], t: &mut Stages, time
             clock = now;
         }
     };
+    // The adapter's view of the serialised header map (one vector per read).
+    let headers: Vec<Header<'_>> = r
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
     let req = RequestInfo {
         method: r.method,
         path: &r.path,
         authority: "127.0.0.1:8080",
-        headers: &r.headers,
+        headers: &headers,
         direction: Direction::Inbound,
         source_address: Some("127.0.0.1:40000"),
         principal: None,
@@ -284,8 +290,12 @@ fn one(rt: &Runtime, host: &dyn Host, r: &Req, resp: &[u8], t: &mut Stages, time
     lap(t, 1);
     // The host's header list, not the core's allocations: taken out of the count.
     let before = allocs();
-    let rh = response_headers(resp.len());
+    let owned = response_headers(resp.len());
     ALLOCS.fetch_sub(allocs() - before, Ordering::Relaxed);
+    let rh: Vec<Header<'_>> = owned
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
     let plan = ex.response_headers(
         rt,
         host,

@@ -129,19 +129,13 @@ fn main() {
             return;
         }
     };
-    let req_headers: Vec<(String, Vec<u8>)> = vec![
-        (":authority".into(), b"orders:8080".to_vec()),
-        (
-            "authorization".into(),
-            b"Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln".to_vec(),
-        ),
-        ("accept".into(), b"application/json".to_vec()),
-        ("user-agent".into(), b"bench-client/1.0".to_vec()),
-        (
-            "x-request-id".into(),
-            b"5f0c6a4e-6d1b-4b7e-9d8a-2b1c3d4e5f60".to_vec(),
-        ),
-        ("x-tenant".into(), b"blocked-19".to_vec()),
+    let req_headers: Vec<(&str, &[u8])> = vec![
+        (":authority", b"orders:8080"),
+        ("authorization", b"Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln"),
+        ("accept", b"application/json"),
+        ("user-agent", b"bench-client/1.0"),
+        ("x-request-id", b"5f0c6a4e-6d1b-4b7e-9d8a-2b1c3d4e5f60"),
+        ("x-tenant", b"blocked-19"),
     ];
     let subject = |path: &'static str, template: &'static str| Subject {
         principal: Some("spiffe://cluster.local/ns/web/sa/frontend"),

@@ -57,18 +57,22 @@ impl Direction {
     }
 }
 
-/// Request or response headers as read from Envoy: lower-case names, raw values.
-pub type HeaderList = [(String, Vec<u8>)];
+/// One header as read from Envoy: lower-case name, raw value (borrowed from the
+/// serialised header map the adapter read).
+pub type Header<'a> = (&'a str, &'a [u8]);
+
+/// Request or response headers as read from Envoy, in order.
+pub type HeaderList<'a> = [Header<'a>];
 
 /// The first value of a header, if present.
-pub fn header<'a>(headers: &'a HeaderList, name: &str) -> Option<&'a [u8]> {
+pub fn header<'a>(headers: &'a HeaderList<'a>, name: &str) -> Option<&'a [u8]> {
     headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_slice())
+        .map(|(_, v)| *v)
 }
 
-fn header_str<'a>(headers: &'a HeaderList, name: &str) -> Option<&'a str> {
+fn header_str<'a>(headers: &'a HeaderList<'a>, name: &str) -> Option<&'a str> {
     header(headers, name).and_then(|v| std::str::from_utf8(v).ok())
 }
 
@@ -91,7 +95,7 @@ pub struct RequestInfo<'a> {
     /// `:authority`.
     pub authority: &'a str,
     /// Every request header.
-    pub headers: &'a HeaderList,
+    pub headers: &'a HeaderList<'a>,
     /// Listener direction.
     pub direction: Direction,
     /// Envoy's `source.address` (`ip:port`).
@@ -152,7 +156,7 @@ pub struct ResponseInfo<'a> {
     /// `:status`.
     pub status: u16,
     /// Every response header.
-    pub headers: &'a HeaderList,
+    pub headers: &'a HeaderList<'a>,
     /// The response has no body.
     pub end_of_stream: bool,
 }
@@ -358,7 +362,7 @@ fn strip_port(addr: &str) -> &str {
     }
 }
 
-fn is_compressed(headers: &HeaderList) -> bool {
+fn is_compressed(headers: &HeaderList<'_>) -> bool {
     header_str(headers, "content-encoding")
         .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"))
 }
@@ -420,7 +424,7 @@ impl Exchange {
         BodyResult::Answer(self.answer(reason, rule, retry_after, None))
     }
 
-    fn subject<'a>(&'a self, headers: &'a HeaderList) -> Subject<'a> {
+    fn subject<'a>(&'a self, headers: &'a HeaderList<'a>) -> Subject<'a> {
         let trusted = self.account.as_ref().filter(|a| a.trusted);
         Subject {
             principal: self.workload.as_ref().map(|w| w.principal.as_str()),
@@ -548,8 +552,8 @@ impl Exchange {
         }
         // Incoming x-meshward-* headers are never trusted.
         for (n, _) in req.headers.iter() {
-            if n.starts_with("x-meshward-") && !plan.remove_headers.contains(n) {
-                plan.remove_headers.push(n.clone());
+            if n.starts_with("x-meshward-") && !plan.remove_headers.iter().any(|h| h == n) {
+                plan.remove_headers.push((*n).to_string());
             }
         }
         if p.inspection.force_identity && header(req.headers, "accept-encoding").is_some() {
@@ -832,7 +836,7 @@ impl Exchange {
                     "x-forwarded-host",
                     "origin",
                 ] {
-                    for (n, v) in req.headers.iter().filter(|(n, _)| n == name) {
+                    for &(n, v) in req.headers.iter().filter(|(n, _)| *n == name) {
                         let mut f = rt.detector.inspect(v, Place::Header);
                         if n == "user-agent" && rt.detector.scanner_user_agent(v) {
                             f.insert(Family::Scanner);
@@ -993,7 +997,7 @@ impl Exchange {
         &mut self,
         rt: &Runtime,
         host: &dyn Host,
-        headers: &HeaderList,
+        headers: &HeaderList<'_>,
         found: FamilySet,
         place: Place,
     ) {
@@ -1128,8 +1132,7 @@ impl Exchange {
                     found = rt.detector.inspect(body, Place::Body);
                 }
             }
-            let headers: Vec<(String, Vec<u8>)> = Vec::new();
-            self.threat(rt, host, &headers, found, Place::Body);
+            self.threat(rt, host, &[], found, Place::Body);
             if self.hold_request {
                 if let Some(a) = self.threat_answer(rt) {
                     return Some(a);
@@ -1177,7 +1180,7 @@ impl Exchange {
     fn mask_plan(
         &self,
         rt: &Runtime,
-        headers: &HeaderList,
+        headers: &HeaderList<'_>,
     ) -> (Vec<Option<MaskStyle>>, Vec<(usize, bool)>) {
         let n = rt.classifier.type_count();
         let mut plan = vec![None; n];
@@ -1307,7 +1310,7 @@ impl Exchange {
         &mut self,
         rt: &Runtime,
         host: &dyn Host,
-        headers: &HeaderList,
+        headers: &HeaderList<'_>,
         body: &[u8],
         truncated: bool,
     ) -> BodyResult {

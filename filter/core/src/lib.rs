@@ -13,6 +13,7 @@ pub mod detect;
 pub mod events;
 pub mod exchange;
 pub mod findings;
+pub mod header_map;
 pub mod host;
 pub mod identity;
 pub mod inventory;

@@ -6,8 +6,8 @@
 use meshward_core::config::load_value;
 use meshward_core::events::CallRecord;
 use meshward_core::exchange::{
-    BodyMode, BodyResult, Direction, Exchange, OutRecord, RequestInfo, RequestPlan, ResponseInfo,
-    ResponsePlan, StreamEnd,
+    BodyMode, BodyResult, Direction, Exchange, Header, OutRecord, RequestInfo, RequestPlan,
+    ResponseInfo, ResponsePlan, StreamEnd,
 };
 use meshward_core::host::MemHost;
 use meshward_core::runtime::{NodeInfo, Runtime};
@@ -24,11 +24,16 @@ fn rt(cfg: Value) -> Runtime {
     )
 }
 
-type Headers = Vec<(String, Vec<u8>)>;
+type Headers = Vec<Header<'static>>;
 
+/// Headers for a test (leaked: they live as long as the test process).
 fn h(list: &[(&str, &str)]) -> Headers {
     list.iter()
-        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .map(|(k, v)| {
+            let k: &'static str = Box::leak(k.to_string().into_boxed_str());
+            let v: &'static [u8] = Box::leak(v.as_bytes().to_vec().into_boxed_slice());
+            (k, v)
+        })
         .collect()
 }
 

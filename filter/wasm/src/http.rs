@@ -3,11 +3,14 @@
 //! no policy here, only host calls.
 
 use crate::envoy;
+use crate::header_read;
 use crate::root::Active;
 use meshward_core::events::entry;
 use meshward_core::exchange::{
-    BodyMode, BodyResult, Direction, Exchange, OutRecord, RequestInfo, ResponseInfo, StreamEnd,
+    BodyMode, BodyResult, Direction, Exchange, Header, OutRecord, RequestInfo, ResponseInfo,
+    StreamEnd,
 };
+use meshward_core::header_map;
 use meshward_core::host::Host;
 use meshward_core::protect::answer::Answer;
 use meshward_core::stats::ErrorSite;
@@ -39,7 +42,8 @@ pub struct Stream {
     exchange: Option<Exchange>,
     request: BodyState,
     response: BodyState,
-    response_headers: Vec<(String, Vec<u8>)>,
+    /// The serialised response header map, kept from the headers to the body.
+    response_headers: Vec<u8>,
 }
 
 impl Stream {
@@ -96,10 +100,10 @@ fn grpc_code(code: u32) -> GrpcStatusCode {
     }
 }
 
-fn pseudo<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> &'a str {
+fn pseudo<'a>(headers: &[Header<'a>], name: &str) -> &'a str {
     headers
         .iter()
-        .find(|(n, _)| n == name)
+        .find(|(n, _)| *n == name)
         .and_then(|(_, v)| std::str::from_utf8(v).ok())
         .unwrap_or("")
 }
@@ -112,7 +116,7 @@ fn header_value(name: &str) -> Option<String> {
         .and_then(|v| String::from_utf8(v).ok())
 }
 
-fn status_of(headers: &[(String, Vec<u8>)]) -> u16 {
+fn status_of(headers: &[Header<'_>]) -> u16 {
     pseudo(headers, ":status").parse().unwrap_or(0)
 }
 
@@ -139,13 +143,14 @@ impl HttpContext for Stream {
             );
             return Action::Continue;
         }
-        let headers = match hostcalls::get_map_bytes(MapType::HttpRequestHeaders) {
-            Ok(h) => h,
+        let map = match header_read::map_bytes(MapType::HttpRequestHeaders) {
+            Ok(m) => m,
             Err(_) => {
                 self.internal_error(ErrorSite::HostCall);
                 return Action::Continue;
             }
         };
+        let headers = header_map::parse(&map);
         let conn = active.connection();
         let direction = Direction::from_envoy(conn.direction);
         // Per request: under `use_remote_address: false` it comes from x-forwarded-for.
@@ -247,13 +252,14 @@ impl HttpContext for Stream {
         if !ex.wants_response_headers(&active.rt) {
             return Action::Continue;
         }
-        let headers = match hostcalls::get_map_bytes(MapType::HttpResponseHeaders) {
-            Ok(h) => h,
+        let map = match header_read::map_bytes(MapType::HttpResponseHeaders) {
+            Ok(m) => m,
             Err(_) => {
                 self.internal_error(ErrorSite::HostCall);
                 return Action::Continue;
             }
         };
+        let headers = header_map::parse(&map);
         let plan = ex.response_headers(
             &active.rt,
             &active.host,
@@ -275,7 +281,7 @@ impl HttpContext for Stream {
         }
         self.response.mode = Some(plan.body);
         self.response.limit = plan.body_limit;
-        self.response_headers = headers;
+        self.response_headers = map;
         match plan.body {
             BodyMode::Hold => Action::Pause,
             BodyMode::Skip | BodyMode::Observe | BodyMode::Buffer => Action::Continue,
@@ -326,7 +332,8 @@ impl HttpContext for Stream {
             }
         };
         self.response.done = true;
-        let headers = std::mem::take(&mut self.response_headers);
+        let map = std::mem::take(&mut self.response_headers);
+        let headers = header_map::parse(&map);
         let Some(ex) = self.exchange.as_mut() else {
             return Action::Continue;
         };

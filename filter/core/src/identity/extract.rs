@@ -49,7 +49,10 @@ fn trim(v: &[u8]) -> &[u8] {
 }
 
 /// Every value of a header (lower-case `name`), trimmed, in order.
-pub fn header_values<'a>(headers: &'a HeaderList, name: &str) -> impl Iterator<Item = &'a [u8]> {
+pub fn header_values<'a>(
+    headers: &'a HeaderList<'a>,
+    name: &str,
+) -> impl Iterator<Item = &'a [u8]> {
     let name = name.to_string();
     headers
         .iter()
@@ -85,7 +88,7 @@ pub fn basic_user(value: &[u8]) -> Option<String> {
 }
 
 /// Every value of cookie `name` in the `cookie` headers (`a=1; b=2`), quotes removed.
-fn cookie_values<'a>(headers: &'a HeaderList, name: &str) -> Vec<Cow<'a, [u8]>> {
+fn cookie_values<'a>(headers: &'a HeaderList<'a>, name: &str) -> Vec<Cow<'a, [u8]>> {
     let mut out = Vec::new();
     for h in header_values(headers, "cookie") {
         for piece in h.split(|&b| b == b';') {
@@ -121,7 +124,7 @@ fn query_values<'a>(query: Option<&'a str>, name: &str) -> Vec<Cow<'a, [u8]>> {
 /// the value uses that scheme; `authorization` values of another scheme are not
 /// credentials here (`Basic ...` is no JWT). Empty values count as absent.
 pub fn presented<'a>(
-    headers: &'a HeaderList,
+    headers: &'a HeaderList<'a>,
     query: Option<&'a str>,
     at: &Location,
     bearer: bool,
@@ -184,9 +187,14 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn hs(list: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+    /// Headers for a test (leaked: they live as long as the test process).
+    fn hs(list: &[(&str, &str)]) -> Vec<crate::exchange::Header<'static>> {
         list.iter()
-            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .map(|(n, v)| {
+                let n: &'static str = Box::leak(n.to_string().into_boxed_str());
+                let v: &'static [u8] = Box::leak(v.as_bytes().to_vec().into_boxed_slice());
+                (n, v)
+            })
             .collect()
     }
 

@@ -68,7 +68,7 @@ pub fn jwks_check(doc: &str) -> Result<(), String> {
 #[derive(Debug, Clone, Copy)]
 pub struct IdentityInput<'a> {
     /// Every request header (lower-case names).
-    pub headers: &'a HeaderList,
+    pub headers: &'a HeaderList<'a>,
     /// The query string of `:path` (without `?`).
     pub query: Option<&'a str>,
     /// Payloads verified by Envoy's jwt_authn, keyed by issuer (decoded by the adapter

@@ -4,6 +4,7 @@
 use super::jwt::test_keys::*;
 use super::*;
 use crate::config::JwtVerifyPolicy;
+use crate::exchange::Header;
 use serde_json::json;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -12,9 +13,14 @@ const NOW: u64 = 1_700_000_000_000;
 const NOW_S: u64 = NOW / 1000;
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
-fn hs(list: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+/// Headers for a test (leaked: they live as long as the test process).
+fn hs(list: &[(&str, &str)]) -> Vec<crate::exchange::Header<'static>> {
     list.iter()
-        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+        .map(|(n, v)| {
+            let n: &'static str = Box::leak(n.to_string().into_boxed_str());
+            let v: &'static [u8] = Box::leak(v.as_bytes().to_vec().into_boxed_slice());
+            (n, v)
+        })
         .collect()
 }
 
@@ -78,7 +84,7 @@ fn identifier(sources: Vec<SourcePolicy>) -> Identifier {
     id
 }
 
-fn run(id: &Identifier, headers: &[(String, Vec<u8>)], query: Option<&str>) -> Identity {
+fn run(id: &Identifier, headers: &HeaderList<'_>, query: Option<&str>) -> Identity {
     id.identify(
         &IdentityInput {
             headers,
@@ -102,7 +108,7 @@ fn good_claims(sub: &str) -> Value {
            "iat": NOW_S, "role": ["admin", "ops"], "realm": {"level": 3}})
 }
 
-fn auth(token: &str) -> Vec<(String, Vec<u8>)> {
+fn auth(token: &str) -> Vec<crate::exchange::Header<'static>> {
     hs(&[("authorization", &format!("Bearer {token}"))])
 }
 
@@ -443,7 +449,7 @@ fn header_source() {
         Some(("u-7", "header", false, false))
     );
     assert_eq!(run(&id, &hs(&[("x-user-id", "")]), None).account, None);
-    let bin = vec![("x-user-id".to_string(), vec![0xff, 0xfe])];
+    let bin: [Header<'_>; 1] = [("x-user-id", &[0xff, 0xfe])];
     assert_eq!(run(&id, &bin, None).account, None);
     let long = "é".repeat(1000);
     let out = run(&id, &hs(&[("x-user-id", &long)]), None);
@@ -657,11 +663,7 @@ fn no_panics_on_garbage_requests() {
         b"bearer".to_vec(),
     ];
     for v in &junk {
-        let h = vec![
-            ("authorization".to_string(), v.clone()),
-            ("cookie".to_string(), v.clone()),
-            ("x-u".to_string(), v.clone()),
-        ];
+        let h: [Header<'_>; 3] = [("authorization", v), ("cookie", v), ("x-u", v)];
         let _ = run(&id, &h, Some("k=%zz&k&&=&k=%FF"));
     }
 }
@@ -687,11 +689,12 @@ mod fuzz {
                 SourcePolicy::Basic,
                 SourcePolicy::Header { name: "x-u".into() },
             ]);
-            let h = vec![
-                ("authorization".to_string(), auth.clone()),
-                ("authorization".to_string(), format!("Bearer {token}").into_bytes()),
-                ("cookie".to_string(), auth),
-                ("x-u".to_string(), token.clone().into_bytes()),
+            let bearer = format!("Bearer {token}");
+            let h: [Header<'_>; 4] = [
+                ("authorization", &auth),
+                ("authorization", bearer.as_bytes()),
+                ("cookie", &auth),
+                ("x-u", token.as_bytes()),
             ];
             let out = run(&id, &h, Some(&query));
             prop_assert!(out.trusted().is_none());

@@ -7,6 +7,8 @@ pub mod limits;
 pub mod slots;
 
 use crate::config::{AccessPolicy, ClaimPath, Condition, KeyPart};
+#[cfg(test)]
+use crate::exchange::Header;
 use crate::exchange::{header, HeaderList};
 use crate::stats::Outcome;
 use std::net::IpAddr;
@@ -32,7 +34,7 @@ pub struct Subject<'a> {
     /// Source IP, only when it is not forwarded (or forwarded IPs are trusted).
     pub source_ip: Option<IpAddr>,
     /// Request headers.
-    pub headers: &'a HeaderList,
+    pub headers: &'a HeaderList<'a>,
 }
 
 /// Values of a claim path in a claims object (strings, numbers as text, booleans,
@@ -294,7 +296,7 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    fn subject<'a>(headers: &'a HeaderList) -> Subject<'a> {
+    fn subject<'a>(headers: &'a HeaderList<'a>) -> Subject<'a> {
         Subject {
             principal: Some("spiffe://cluster.local/ns/web/sa/frontend"),
             namespace: Some("web"),
@@ -317,7 +319,7 @@ mod tests {
 
     #[test]
     fn conditions_match_every_given_fact() {
-        let h: Vec<(String, Vec<u8>)> = vec![("x-tenant".into(), b"acme".to_vec())];
+        let h: [Header<'_>; 1] = [("x-tenant", b"acme")];
         let s = subject(&h);
         let a = access(
             json!([{"name": "r", "action": "allow", "when": {
@@ -396,7 +398,7 @@ mod tests {
 
     #[test]
     fn limit_keys_fall_back_and_stay_distinct() {
-        let h: Vec<(String, Vec<u8>)> = vec![("x-tenant".into(), b"acme".to_vec())];
+        let h: [Header<'_>; 1] = [("x-tenant", b"acme")];
         let mut s = subject(&h);
         let mut k = Vec::new();
         s.key(&[KeyPart::Account], &mut k);

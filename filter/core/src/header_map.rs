@@ -1,0 +1,141 @@
+//! The Proxy-Wasm serialised header map, read in place: the headers are borrowed
+//! from the one buffer the host wrote, instead of one allocation per name and value.
+//!
+//! Layout (proxy-wasm ABI, `proxy_get_header_map_pairs`), integers little-endian u32:
+//! the number of pairs `n`, then `n` (name length, value length) pairs, then every
+//! name and value in order, each followed by a NUL byte.
+
+use crate::exchange::Header;
+
+/// Most headers read from one map (Envoy's default limit is 100 per request).
+pub const MAX_HEADERS: usize = 1024;
+
+/// The headers of a serialised map, in order, borrowed from `buf`. Never panics: a
+/// truncated or inconsistent buffer yields the headers before the fault, a name that
+/// is not UTF-8 is left out (Envoy's codecs never pass one), and at most
+/// [`MAX_HEADERS`] are read.
+pub fn parse(buf: &[u8]) -> Vec<Header<'_>> {
+    let word = |at: usize| -> Option<usize> {
+        let b: [u8; 4] = buf.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        usize::try_from(u32::from_le_bytes(b)).ok()
+    };
+    let Some(count) = word(0) else {
+        return Vec::new();
+    };
+    let count = count.min(MAX_HEADERS);
+    let mut out = Vec::with_capacity(count);
+    // The strings start after the count and the table of lengths.
+    let Some(mut p) = count.checked_mul(8).and_then(|t| t.checked_add(4)) else {
+        return out;
+    };
+    for n in 0..count {
+        let lens = 4 + n * 8;
+        let (Some(name_len), Some(value_len)) = (word(lens), word(lens + 4)) else {
+            break;
+        };
+        let Some(name) = p.checked_add(name_len).and_then(|e| buf.get(p..e)) else {
+            break;
+        };
+        p += name_len + 1;
+        let Some(value) = p.checked_add(value_len).and_then(|e| buf.get(p..e)) else {
+            break;
+        };
+        p += value_len + 1;
+        if let Ok(name) = std::str::from_utf8(name) {
+            out.push((name, value));
+        }
+    }
+    out
+}
+
+/// The serialised form of `headers` (what the host writes; for tests and benchmarks).
+pub fn serialize(headers: &[Header<'_>]) -> Vec<u8> {
+    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+    let mut out = Vec::new();
+    out.extend_from_slice(&len(headers.len()));
+    for (n, v) in headers {
+        out.extend_from_slice(&len(n.len()));
+        out.extend_from_slice(&len(v.len()));
+    }
+    for (n, v) in headers {
+        out.extend_from_slice(n.as_bytes());
+        out.push(0);
+        out.extend_from_slice(v);
+        out.push(0);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn reads_what_envoy_writes() {
+        // Bytes as Envoy serialises `:method: GET`, `x-a: ` (empty), `cookie: a=1`.
+        let mut buf = vec![3, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0];
+        buf.extend_from_slice(&[6, 0, 0, 0, 3, 0, 0, 0]);
+        buf.extend_from_slice(b":method\0GET\0x-a\0\0cookie\0a=1\0");
+        let h = parse(&buf);
+        assert_eq!(
+            h,
+            vec![
+                (":method", &b"GET"[..]),
+                ("x-a", &b""[..]),
+                ("cookie", &b"a=1"[..])
+            ]
+        );
+        assert_eq!(serialize(&h), buf);
+    }
+
+    #[test]
+    fn faults_end_the_list_without_panicking() {
+        assert!(parse(&[]).is_empty());
+        assert!(parse(&[1, 0]).is_empty());
+        let full = serialize(&[("a", b"1"), ("b", b"22")]);
+        // Cut inside the second value: the first header survives.
+        assert_eq!(parse(&full[..full.len() - 2]), vec![("a", &b"1"[..])]);
+        // A count far beyond the buffer.
+        let mut huge = full.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(parse(&huge).len() <= 2);
+        // A name that is not UTF-8 is left out, the rest is read.
+        let mut bad = serialize(&[("a", b"1"), ("b", b"2")]);
+        let at = bad.len() - 4; // the name `b`
+        bad[at] = 0xff;
+        assert_eq!(parse(&bad), vec![("a", &b"1"[..])]);
+    }
+
+    #[test]
+    fn at_most_max_headers() {
+        let names: Vec<String> = (0..MAX_HEADERS + 5).map(|i| format!("h{i}")).collect();
+        let list: Vec<Header<'_>> = names.iter().map(|n| (n.as_str(), &b"v"[..])).collect();
+        let buf = serialize(&list);
+        assert_eq!(parse(&buf).len(), MAX_HEADERS);
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn round_trips(list in proptest::collection::vec(
+                ("[a-z:-]{0,12}", proptest::collection::vec(any::<u8>(), 0..40)), 0..20)
+            ) {
+                let h: Vec<Header<'_>> = list.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
+                let buf = serialize(&h);
+                prop_assert_eq!(parse(&buf), h);
+            }
+
+            #[test]
+            fn any_bytes_are_safe(buf in proptest::collection::vec(any::<u8>(), 0..200)) {
+                let h = parse(&buf);
+                prop_assert!(h.len() <= MAX_HEADERS);
+            }
+        }
+    }
+}
