@@ -25,6 +25,7 @@ use crate::protect::{evaluate_access, Subject};
 use crate::runtime::Runtime;
 use crate::sensitive::{Date, Hits};
 use crate::stats::{DecisionKind, ErrorSite, Message, Outcome};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -83,6 +84,34 @@ pub fn valid_request_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+}
+
+/// A valid request id kept inline (no allocation per request).
+#[derive(Debug, Clone, Copy)]
+struct RequestId {
+    len: u8,
+    bytes: [u8; 128],
+}
+
+impl RequestId {
+    /// `id` if it is a [`valid_request_id`].
+    fn new(id: &str) -> Option<Self> {
+        if !valid_request_id(id) {
+            return None;
+        }
+        let mut bytes = [0u8; 128];
+        bytes.get_mut(..id.len())?.copy_from_slice(id.as_bytes());
+        Some(Self {
+            len: u8::try_from(id.len()).ok()?,
+            bytes,
+        })
+    }
+
+    fn as_str(&self) -> &str {
+        // Valid ids are ASCII.
+        std::str::from_utf8(self.bytes.get(..usize::from(self.len)).unwrap_or_default())
+            .unwrap_or_default()
+    }
 }
 
 /// What the adapter read at request headers.
@@ -270,7 +299,8 @@ pub struct Exchange {
     ts: u64,
     direction: Direction,
     protocol: Protocol,
-    method: String,
+    /// `:method`: one of the standard methods without an allocation.
+    method: Cow<'static, str>,
     host: String,
     path: String,
     template: String,
@@ -279,7 +309,7 @@ pub struct Exchange {
     /// `max_endpoints`).
     inventoried: Option<u64>,
     operation: Option<String>,
-    request_id: Option<String>,
+    request_id: Option<RequestId>,
     source: SourceInfo,
     source_ip: Option<IpAddr>,
     workload: Option<Workload>,
@@ -287,7 +317,9 @@ pub struct Exchange {
     account: Option<Account>,
     weak: WeakAuth,
     actor: Option<u64>,
-    enum_id: Option<String>,
+    /// Byte range in `path` of the id enumeration watches (the first templated
+    /// segment that is not a date).
+    enum_id: Option<(u32, u32)>,
     inspect: bool,
     grpc: bool,
     request_content: Option<ContentKind>,
@@ -352,6 +384,17 @@ fn content_kind(rt: &Runtime, ct: Option<&str>) -> Option<ContentKind> {
     })
 }
 
+/// The method as kept by the exchange: the standard ones borrowed, others copied.
+fn method_text(m: &str) -> Cow<'static, str> {
+    const STANDARD: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    match STANDARD.iter().find(|s| **s == m) {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(m.to_string()),
+    }
+}
+
 fn strip_port(addr: &str) -> &str {
     if let Some(rest) = addr.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
@@ -406,7 +449,7 @@ impl Exchange {
         answer::build(
             reason,
             rule,
-            self.request_id.as_deref(),
+            self.request_id.as_ref().map(RequestId::as_str),
             retry_after,
             ratelimit,
             self.grpc,
@@ -500,8 +543,8 @@ impl Exchange {
         let m = rt.templater.template(req.method, &norm.path, &mut template);
         let enum_id = m
             .primary()
-            .map(|prm| prm.value(&norm.path).to_string())
-            .filter(|v| !v.is_empty());
+            .filter(|prm| !prm.value(&norm.path).is_empty())
+            .map(|prm| (prm.start, prm.end));
         let grpc = protocol == Protocol::Grpc;
         let operation = match protocol {
             Protocol::Grpc => api::grpc::operation(&norm.path),
@@ -510,9 +553,7 @@ impl Exchange {
                 .and_then(|ops| ops.first().map(api::graphql::Operation::text)),
             Protocol::Rest => None,
         };
-        let request_id = header_str(req.headers, "x-request-id")
-            .filter(|id| valid_request_id(id))
-            .map(str::to_string);
+        let request_id = header_str(req.headers, "x-request-id").and_then(RequestId::new);
         let forwarded = header(req.headers, "x-forwarded-for").is_some();
         let ip_text = req.source_address.map(strip_port);
         let ip: Option<IpAddr> = ip_text.and_then(|s| s.parse().ok());
@@ -573,7 +614,7 @@ impl Exchange {
             ts: now,
             direction: req.direction,
             protocol,
-            method: req.method.to_string(),
+            method: method_text(req.method),
             host: req.authority.to_string(),
             path: norm.path,
             template,
@@ -726,9 +767,13 @@ impl Exchange {
         })
     }
 
+    fn request_id_text(&self) -> Option<String> {
+        self.request_id.as_ref().map(|r| r.as_str().to_string())
+    }
+
     fn api_info(&self) -> ApiInfo {
         ApiInfo {
-            method: self.method.clone(),
+            method: self.method.to_string(),
             host: self.host.clone(),
             path: self.template.clone(),
             protocol: self.protocol.as_str(),
@@ -875,14 +920,20 @@ impl Exchange {
             }
         }
         // 5. Data limits already spent, then rate limits.
-        let mut key = Vec::with_capacity(64);
+        // The VM's key buffer: no allocation per request.
+        let mut own = Vec::new();
+        let mut shared = rt.key_buf();
+        let key: &mut Vec<u8> = match shared.as_deref_mut() {
+            Some(k) => k,
+            None => &mut own,
+        };
         for (i, dl) in p.data_limits.iter().enumerate() {
             let s = self.subject(req.headers);
             if !s.matches(&dl.when) {
                 continue;
             }
-            s.key(&dl.key, &mut key);
-            let kh = hash64(&[&key]);
+            s.key(&dl.key, key);
+            let kh = hash64(&[key.as_slice()]);
             self.data_keys.push((i, kh));
             let Some(limiter) = rt.data_limiters.get(i) else {
                 continue;
@@ -914,8 +965,8 @@ impl Exchange {
             if !s.matches(&rl.when) {
                 continue;
             }
-            s.key(&rl.key, &mut key);
-            let kh = hash64(&[&key]);
+            s.key(&rl.key, key);
+            let kh = hash64(&[key.as_slice()]);
             let Some(limiter) = rt.rate_limiters.get(i) else {
                 continue;
             };
@@ -1526,7 +1577,7 @@ impl Exchange {
             count,
             window: crate::config::de::EnvoyDuration::millis(window_ms).to_string(),
             action,
-            request_id: self.request_id.clone(),
+            request_id: self.request_id_text(),
         }));
     }
 
@@ -1588,7 +1639,10 @@ impl Exchange {
                     own_answer: self.answered.is_some(),
                     path: &self.path,
                     api: &api,
-                    id: self.enum_id.as_deref().map(str::as_bytes),
+                    id: self
+                        .enum_id
+                        .and_then(|(s, e)| self.path.get(s as usize..e as usize))
+                        .map(str::as_bytes),
                     level,
                 };
                 match rt.behavior.observe(host, &obs, host.now_ms()) {
@@ -1651,7 +1705,7 @@ impl Exchange {
                     kind: "call",
                     ts: self.ts,
                     config: rt.policy.hash.clone(),
-                    request_id: self.request_id.clone(),
+                    request_id: self.request_id_text(),
                     service: rt.service.clone(),
                     direction: self.direction.as_str(),
                     source: self.source.clone(),
@@ -1737,7 +1791,7 @@ impl Exchange {
                         evidence: Evidence {
                             status,
                             types,
-                            request_id: self.request_id.clone(),
+                            request_id: self.request_id_text(),
                             detail: findings::detail(finding, &facts).map(str::to_string),
                         },
                     }));
@@ -1784,5 +1838,39 @@ fn invalid_json(outcome: crate::json::Outcome, truncated: bool) -> bool {
         crate::json::Outcome::Complete => false,
         crate::json::Outcome::Truncated { .. } => !truncated,
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn standard_methods_are_borrowed_others_kept() {
+        assert!(matches!(method_text("GET"), Cow::Borrowed("GET")));
+        assert!(matches!(method_text("OPTIONS"), Cow::Borrowed("OPTIONS")));
+        // Case matters (`get` is not `GET`), and any other method is kept as sent.
+        assert!(matches!(method_text("get"), Cow::Owned(ref m) if m == "get"));
+        assert!(matches!(method_text("PROPFIND"), Cow::Owned(ref m) if m == "PROPFIND"));
+    }
+
+    #[test]
+    fn request_ids_kept_inline_as_given() {
+        let max = "a".repeat(128);
+        assert_eq!(
+            RequestId::new(&max).map(|r| r.as_str().to_string()),
+            Some(max)
+        );
+        let uuid = "5f0c6a4e-6d1b-4b7e-9d8a-2b1c3d4e5f60";
+        assert_eq!(
+            RequestId::new(uuid).map(|r| r.as_str().to_string()),
+            Some(uuid.into())
+        );
+        assert!(RequestId::new(&"a".repeat(129)).is_none());
+        assert!(RequestId::new("").is_none());
+        assert!(RequestId::new("a b").is_none());
+        assert!(RequestId::new("é").is_none());
     }
 }

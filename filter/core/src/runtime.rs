@@ -58,6 +58,8 @@ pub struct Runtime {
     /// walker's stack, value buffers and the key-classification cache (JSON keys repeat
     /// across the requests of an API) are allocated once, not per body.
     scratch: RefCell<Hits>,
+    /// The limit key of the request in progress (`Subject::key`), reused.
+    key: RefCell<Vec<u8>>,
 }
 
 /// Facts about the proxy the adapter reads once per configuration.
@@ -178,6 +180,7 @@ impl Runtime {
             rng: Cell::new(node.seed | 1),
             hs256_issuers: std::cell::RefCell::new(Vec::new()),
             scratch: RefCell::new(Hits::new()),
+            key: RefCell::new(Vec::with_capacity(64)),
         }
     }
 
@@ -192,6 +195,12 @@ impl Runtime {
             }
             Err(_) => f(&mut Hits::new()),
         }
+    }
+
+    /// This VM's limit-key buffer (`None` while it is in use already, which the
+    /// exchange never does).
+    pub fn key_buf(&self) -> Option<std::cell::RefMut<'_, Vec<u8>>> {
+        self.key.try_borrow_mut().ok()
     }
 
     /// Notes an issuer of an accepted HS256 token; true once this VM has seen two or
