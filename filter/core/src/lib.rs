@@ -5,6 +5,7 @@
 //! gets back; time, metrics and shared data come through the narrow [`host::Host`]
 //! trait, so everything here is tested natively, on wasm32, and with a fake clock.
 
+pub mod abi;
 pub mod api;
 pub mod behavior;
 pub mod clock;
@@ -13,7 +14,6 @@ pub mod detect;
 pub mod events;
 pub mod exchange;
 pub mod findings;
-pub mod header_map;
 pub mod host;
 pub mod identity;
 pub mod inventory;

@@ -16,7 +16,7 @@ pub fn log(level: LogLevel, msg: &str) {
 
 /// A property as raw bytes (`None` when absent or unreadable).
 pub fn property(path: &[&str]) -> Option<Vec<u8>> {
-    hostcalls::get_property(path.to_vec()).ok().flatten()
+    crate::host_read::property(path).ok().flatten()
 }
 
 /// A string property.

@@ -3,14 +3,14 @@
 //! no policy here, only host calls.
 
 use crate::envoy;
-use crate::header_read;
+use crate::host_read;
 use crate::root::Active;
+use meshward_core::abi;
 use meshward_core::events::entry;
 use meshward_core::exchange::{
     BodyMode, BodyResult, Direction, Exchange, Header, OutRecord, RequestInfo, ResponseInfo,
     StreamEnd,
 };
-use meshward_core::header_map;
 use meshward_core::host::Host;
 use meshward_core::protect::answer::Answer;
 use meshward_core::stats::ErrorSite;
@@ -143,14 +143,14 @@ impl HttpContext for Stream {
             );
             return Action::Continue;
         }
-        let map = match header_read::map_bytes(MapType::HttpRequestHeaders) {
+        let map = match host_read::map_bytes(MapType::HttpRequestHeaders) {
             Ok(m) => m,
             Err(_) => {
                 self.internal_error(ErrorSite::HostCall);
                 return Action::Continue;
             }
         };
-        let headers = header_map::parse(&map);
+        let headers = abi::header_map(&map);
         let conn = active.connection();
         let direction = Direction::from_envoy(conn.direction);
         // Per request: under `use_remote_address: false` it comes from x-forwarded-for.
@@ -252,14 +252,14 @@ impl HttpContext for Stream {
         if !ex.wants_response_headers(&active.rt) {
             return Action::Continue;
         }
-        let map = match header_read::map_bytes(MapType::HttpResponseHeaders) {
+        let map = match host_read::map_bytes(MapType::HttpResponseHeaders) {
             Ok(m) => m,
             Err(_) => {
                 self.internal_error(ErrorSite::HostCall);
                 return Action::Continue;
             }
         };
-        let headers = header_map::parse(&map);
+        let headers = abi::header_map(&map);
         let plan = ex.response_headers(
             &active.rt,
             &active.host,
@@ -333,7 +333,7 @@ impl HttpContext for Stream {
         };
         self.response.done = true;
         let map = std::mem::take(&mut self.response_headers);
-        let headers = header_map::parse(&map);
+        let headers = abi::header_map(&map);
         let Some(ex) = self.exchange.as_mut() else {
             return Action::Continue;
         };

@@ -2,7 +2,7 @@
 //! `meshward-core`; reads only what the core needs and applies the core's decisions.
 
 mod envoy;
-mod header_read;
+mod host_read;
 mod http;
 mod root;
 

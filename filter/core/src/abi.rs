@@ -1,9 +1,11 @@
-//! The Proxy-Wasm serialised header map, read in place: the headers are borrowed
-//! from the one buffer the host wrote, instead of one allocation per name and value.
+//! Serialised forms of the Proxy-Wasm ABI, read and written without allocating per
+//! item: header maps (the headers are borrowed from the one buffer the host wrote)
+//! and property paths.
 //!
-//! Layout (proxy-wasm ABI, `proxy_get_header_map_pairs`), integers little-endian u32:
-//! the number of pairs `n`, then `n` (name length, value length) pairs, then every
-//! name and value in order, each followed by a NUL byte.
+//! Header map (`proxy_get_header_map_pairs`), integers little-endian u32: the number
+//! of pairs `n`, then `n` (name length, value length) pairs, then every name and value
+//! in order, each followed by a NUL byte. Property path (`proxy_get_property`): the
+//! parts separated by NUL bytes.
 
 use crate::exchange::Header;
 
@@ -14,7 +16,7 @@ pub const MAX_HEADERS: usize = 1024;
 /// truncated or inconsistent buffer yields the headers before the fault, a name that
 /// is not UTF-8 is left out (Envoy's codecs never pass one), and at most
 /// [`MAX_HEADERS`] are read.
-pub fn parse(buf: &[u8]) -> Vec<Header<'_>> {
+pub fn header_map(buf: &[u8]) -> Vec<Header<'_>> {
     let word = |at: usize| -> Option<usize> {
         let b: [u8; 4] = buf.get(at..at.checked_add(4)?)?.try_into().ok()?;
         usize::try_from(u32::from_le_bytes(b)).ok()
@@ -49,7 +51,7 @@ pub fn parse(buf: &[u8]) -> Vec<Header<'_>> {
 }
 
 /// The serialised form of `headers` (what the host writes; for tests and benchmarks).
-pub fn serialize(headers: &[Header<'_>]) -> Vec<u8> {
+pub fn serialize_header_map(headers: &[Header<'_>]) -> Vec<u8> {
     let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
     let mut out = Vec::new();
     out.extend_from_slice(&len(headers.len()));
@@ -66,6 +68,22 @@ pub fn serialize(headers: &[Header<'_>]) -> Vec<u8> {
     out
 }
 
+/// Writes the serialised property `path` into `buf`; the length written, or `None`
+/// when it does not fit.
+pub fn property_path(path: &[&str], buf: &mut [u8]) -> Option<usize> {
+    let mut n = 0usize;
+    for (i, part) in path.iter().enumerate() {
+        if i > 0 {
+            *buf.get_mut(n)? = 0;
+            n += 1;
+        }
+        buf.get_mut(n..n.checked_add(part.len())?)?
+            .copy_from_slice(part.as_bytes());
+        n += part.len();
+    }
+    Some(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,7 +96,7 @@ mod tests {
         let mut buf = vec![3, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0];
         buf.extend_from_slice(&[6, 0, 0, 0, 3, 0, 0, 0]);
         buf.extend_from_slice(b":method\0GET\0x-a\0\0cookie\0a=1\0");
-        let h = parse(&buf);
+        let h = header_map(&buf);
         assert_eq!(
             h,
             vec![
@@ -87,33 +105,47 @@ mod tests {
                 ("cookie", &b"a=1"[..])
             ]
         );
-        assert_eq!(serialize(&h), buf);
+        assert_eq!(serialize_header_map(&h), buf);
     }
 
     #[test]
     fn faults_end_the_list_without_panicking() {
-        assert!(parse(&[]).is_empty());
-        assert!(parse(&[1, 0]).is_empty());
-        let full = serialize(&[("a", b"1"), ("b", b"22")]);
+        assert!(header_map(&[]).is_empty());
+        assert!(header_map(&[1, 0]).is_empty());
+        let full = serialize_header_map(&[("a", b"1"), ("b", b"22")]);
         // Cut inside the second value: the first header survives.
-        assert_eq!(parse(&full[..full.len() - 2]), vec![("a", &b"1"[..])]);
+        assert_eq!(header_map(&full[..full.len() - 2]), vec![("a", &b"1"[..])]);
         // A count far beyond the buffer.
         let mut huge = full.clone();
         huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(parse(&huge).len() <= 2);
+        assert!(header_map(&huge).len() <= 2);
         // A name that is not UTF-8 is left out, the rest is read.
-        let mut bad = serialize(&[("a", b"1"), ("b", b"2")]);
+        let mut bad = serialize_header_map(&[("a", b"1"), ("b", b"2")]);
         let at = bad.len() - 4; // the name `b`
         bad[at] = 0xff;
-        assert_eq!(parse(&bad), vec![("a", &b"1"[..])]);
+        assert_eq!(header_map(&bad), vec![("a", &b"1"[..])]);
+    }
+
+    #[test]
+    fn property_paths_as_the_sdk_writes_them() {
+        let mut buf = [0u8; 32];
+        let n = property_path(&["source", "address"], &mut buf);
+        assert_eq!(n.and_then(|n| buf.get(..n)), Some(&b"source\0address"[..]));
+        let n = property_path(&["metadata"], &mut buf);
+        assert_eq!(n.and_then(|n| buf.get(..n)), Some(&b"metadata"[..]));
+        assert_eq!(property_path(&[], &mut buf), Some(0));
+        // Exactly full, then one byte over.
+        let mut small = [0u8; 5];
+        assert_eq!(property_path(&["ab", "cd"], &mut small), Some(5));
+        assert_eq!(property_path(&["ab", "cde"], &mut small), None);
     }
 
     #[test]
     fn at_most_max_headers() {
         let names: Vec<String> = (0..MAX_HEADERS + 5).map(|i| format!("h{i}")).collect();
         let list: Vec<Header<'_>> = names.iter().map(|n| (n.as_str(), &b"v"[..])).collect();
-        let buf = serialize(&list);
-        assert_eq!(parse(&buf).len(), MAX_HEADERS);
+        let buf = serialize_header_map(&list);
+        assert_eq!(header_map(&buf).len(), MAX_HEADERS);
     }
 
     #[cfg(not(target_arch = "wasm32"))]
@@ -127,13 +159,13 @@ mod tests {
                 ("[a-z:-]{0,12}", proptest::collection::vec(any::<u8>(), 0..40)), 0..20)
             ) {
                 let h: Vec<Header<'_>> = list.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
-                let buf = serialize(&h);
-                prop_assert_eq!(parse(&buf), h);
+                let buf = serialize_header_map(&h);
+                prop_assert_eq!(header_map(&buf), h);
             }
 
             #[test]
             fn any_bytes_are_safe(buf in proptest::collection::vec(any::<u8>(), 0..200)) {
-                let h = parse(&buf);
+                let h = header_map(&buf);
                 prop_assert!(h.len() <= MAX_HEADERS);
             }
         }
