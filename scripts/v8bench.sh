@@ -7,30 +7,41 @@
 # aid, not the benchmark (scripts/bench.sh measures Envoy): here the host side is
 # JavaScript, and on a shared VM separate runs differ by 10-30 %, so compare modules
 # with --ab (alternating runs, median of paired ratios), not across invocations.
+# For effects smaller than that noise, --count runs the host under valgrind's
+# callgrind at two request counts and prints instructions per request (the difference
+# divided by the extra requests, so start-up and compilation cancel out): close to
+# deterministic; minutes per setup and module, ~15 for `full` (installs valgrind).
 #
 #   scripts/v8bench.sh                           # off, policy, full
 #   scripts/v8bench.sh --profile full            # where full's time goes, by function
 #   scripts/v8bench.sh --ab B.wasm policy full   # this build against module B
+#   scripts/v8bench.sh --count --ab B.wasm policy  # the same in instructions
 #
 # The default module is the release build with its name section kept
 # (target/v8bench/, so function names show in profiles). Installs Node.js (apt) when
 # missing; any Node.js >= 18 will do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-module="" ab="" profile=0 requests=2000 rounds=5 pairs=7 setups=()
+module="" ab="" profile=0 count=0 count_requests=5000 requests=2000 rounds=5 pairs=7 setups=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --module) module="$2"; shift 2 ;;
     --ab) ab="$2"; shift 2 ;;
     --profile) profile=1; shift ;;
+    --count) count=1; shift ;;
+    --count-requests) count_requests="$2"; shift 2 ;;
     --requests) requests="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --pairs) pairs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) setups+=("$1"); shift ;;
   esac
 done
 [ ${#setups[@]} -gt 0 ] || setups=(off policy full)
+if [ $count = 1 ] && ! command -v valgrind >/dev/null 2>&1; then
+  echo "[v8bench] installing valgrind (apt)" >&2
+  apt-get update -qq && apt-get install -y -qq valgrind >&2
+fi
 if ! command -v node >/dev/null 2>&1; then
   echo "[v8bench] installing Node.js (apt: nodejs)" >&2
   apt-get update -qq && apt-get install -y -qq nodejs >&2
@@ -48,9 +59,26 @@ host() { # setup module [node flags...]
   node --no-liftoff "$@" envoy/bench/v8host.mjs "$out/$s.json" "$requests" "$rounds" "$m"
 }
 us() { python3 -c 'import json, sys; print(json.load(sys.stdin)["us_per_request"])'; }
+# Instructions per request of module $2 on setup $1: callgrind totals at
+# $count_requests / 5 and $count_requests requests (one round each), difference over
+# the extra requests.
+instructions() {
+  local s=$1 m=$2 n total=()
+  for n in $((count_requests / 5)) "$count_requests"; do
+    total+=("$(valgrind --tool=callgrind --smc-check=all-non-file --callgrind-out-file=/dev/null \
+      node --no-liftoff --single-threaded envoy/bench/v8host.mjs "$out/$s.json" "$n" 1 "$m" 2>&1 >/dev/null |
+      awk '/Collected :/ {print $4}')")
+  done
+  python3 -c "import sys; a, b, n = map(int, sys.argv[1:]); print(f'{(b - a) / (n - n // 5):,.0f} instructions per request')" "${total[@]}" "$count_requests"
+}
 for s in "${setups[@]}"; do
   python3 -c 'import json, sys; sys.path.insert(0, "envoy/bench"); import harness; print(json.dumps(harness.plugin_config(sys.argv[1])))' "$s" > "$out/$s.json"
-  if [ -n "$ab" ]; then
+  if [ $count = 1 ]; then
+    for m in "$module" ${ab:+"$ab"}; do
+      printf '%-8s %s: ' "$s" "$m"
+      instructions "$s" "$m"
+    done
+  elif [ -n "$ab" ]; then
     ratios=()
     for _ in $(seq "$pairs"); do
       a=$(host "$s" "$module" | us)

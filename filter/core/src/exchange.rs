@@ -301,9 +301,11 @@ pub struct Exchange {
     protocol: Protocol,
     /// `:method`: one of the standard methods without an allocation.
     method: Cow<'static, str>,
-    host: String,
-    path: String,
-    template: String,
+    /// The normalised path, the template and the authority, one after the other in
+    /// one allocation (see `path`, `template`, `host`).
+    text: String,
+    path_end: usize,
+    template_end: usize,
     declared: bool,
     /// The endpoint's inventory hash, once it is in the inventory (not over
     /// `max_endpoints`).
@@ -475,8 +477,8 @@ impl Exchange {
             account: trusted.map(|a| a.id.as_str()),
             claims: trusted.and_then(|a| a.claims.as_ref()),
             method: &self.method,
-            path: &self.path,
-            template: &self.template,
+            path: self.path(),
+            template: self.template(),
             source_ip: self.source_ip,
             headers,
         }
@@ -531,23 +533,39 @@ impl Exchange {
             return (None, RequestPlan::pass());
         }
         let (raw_path, query) = crate::text::split_query(req.path);
-        let norm = api::normalize(raw_path);
+        // Path, template and authority share one allocation.
+        let mut text = String::with_capacity(2 * raw_path.len() + req.authority.len() + 16);
+        api::normalize_into(raw_path, &mut text);
+        let path_end = text.len();
         let content_type = header_str(req.headers, "content-type");
-        let protocol = api::protocol(&p.apis, content_type, &norm.path);
+        let protocol = api::protocol(&p.apis, content_type, &text);
         host.incr(rt.layout.requests(protocol), 1);
         if !p.enabled {
             return (None, RequestPlan::pass());
         }
         let now = host.now_ms();
-        let mut template = String::with_capacity(norm.path.len() + 8);
-        let m = rt.templater.template(req.method, &norm.path, &mut template);
+        let m = {
+            let mut own = String::new();
+            let mut shared = rt.template_buf();
+            let template: &mut String = match shared.as_deref_mut() {
+                Some(t) => t,
+                None => &mut own,
+            };
+            let m = rt.templater.template(req.method, &text, template);
+            text.push_str(template);
+            m
+        };
+        let template_end = text.len();
+        text.push_str(req.authority);
+        let norm_path = text.get(..path_end).unwrap_or_default();
+        let template = text.get(path_end..template_end).unwrap_or_default();
         let enum_id = m
             .primary()
-            .filter(|prm| !prm.value(&norm.path).is_empty())
+            .filter(|prm| !prm.value(norm_path).is_empty())
             .map(|prm| (prm.start, prm.end));
         let grpc = protocol == Protocol::Grpc;
         let operation = match protocol {
-            Protocol::Grpc => api::grpc::operation(&norm.path),
+            Protocol::Grpc => api::grpc::operation(norm_path),
             Protocol::Graphql => query
                 .map(api::graphql::from_query_string)
                 .and_then(|ops| ops.first().map(api::graphql::Operation::text)),
@@ -609,15 +627,15 @@ impl Exchange {
             workload.as_ref().map(|w| w.principal.as_str()),
             trusted_ip.map(|_| ip_text.unwrap_or_default()),
         );
-        let inspect = !p.inspection.skip_paths.matches(&norm.path, &template);
+        let inspect = !p.inspection.skip_paths.matches(norm_path, template);
         let mut ex = Exchange {
             ts: now,
             direction: req.direction,
             protocol,
             method: method_text(req.method),
-            host: req.authority.to_string(),
-            path: norm.path,
-            template,
+            text,
+            path_end,
+            template_end,
             declared: m.declared,
             inventoried: None,
             operation,
@@ -708,7 +726,7 @@ impl Exchange {
 
     /// Endpoint inventory: first sight on this pod and config yields a record.
     fn discover(&mut self, rt: &Runtime, host: &dyn Host) {
-        let h = hash64(&[self.method.as_bytes(), self.template.as_bytes()]);
+        let h = hash64(&[self.method.as_bytes(), self.template().as_bytes()]);
         match rt.endpoints.insert(host, h) {
             Seen::Known => self.inventoried = Some(h),
             Seen::New(n) => {
@@ -767,6 +785,23 @@ impl Exchange {
         })
     }
 
+    /// The normalised request path.
+    fn path(&self) -> &str {
+        self.text.get(..self.path_end).unwrap_or_default()
+    }
+
+    /// The API template (`/users/{int}`).
+    fn template(&self) -> &str {
+        self.text
+            .get(self.path_end..self.template_end)
+            .unwrap_or_default()
+    }
+
+    /// `:authority`.
+    fn host(&self) -> &str {
+        self.text.get(self.template_end..).unwrap_or_default()
+    }
+
     fn request_id_text(&self) -> Option<String> {
         self.request_id.as_ref().map(|r| r.as_str().to_string())
     }
@@ -774,8 +809,8 @@ impl Exchange {
     fn api_info(&self) -> ApiInfo {
         ApiInfo {
             method: self.method.to_string(),
-            host: self.host.clone(),
-            path: self.template.clone(),
+            host: self.host().to_string(),
+            path: self.template().to_string(),
             protocol: self.protocol.as_str(),
             operation: self.operation.clone(),
         }
@@ -1012,7 +1047,7 @@ impl Exchange {
                 if let Some(q) = query {
                     rt.classifier.scan_form(q.as_bytes(), today, uh);
                 }
-                for seg in self.path.as_bytes().split(|&b| b == b'/') {
+                for seg in self.path().as_bytes().split(|&b| b == b'/') {
                     if !seg.is_empty() {
                         rt.classifier.scan_value(None, seg, today, uh);
                     }
@@ -1632,16 +1667,16 @@ impl Exchange {
         // Behaviour.
         if let Some(actor) = self.actor {
             if rt.behavior.is_active() {
-                let api = format!("{} {}", self.method, self.template);
+                let api = format!("{} {}", self.method, self.template());
                 let obs = Observation {
                     actor,
                     status,
                     own_answer: self.answered.is_some(),
-                    path: &self.path,
+                    path: self.path(),
                     api: &api,
                     id: self
                         .enum_id
-                        .and_then(|(s, e)| self.path.get(s as usize..e as usize))
+                        .and_then(|(s, e)| self.path().get(s as usize..e as usize))
                         .map(str::as_bytes),
                     level,
                 };
@@ -1757,7 +1792,7 @@ impl Exchange {
             let h = hash64(&[
                 finding.id().as_bytes(),
                 self.method.as_bytes(),
-                self.template.as_bytes(),
+                self.template().as_bytes(),
             ]);
             match rt.findings.insert(host, h) {
                 Seen::New(_) => {

@@ -60,6 +60,8 @@ pub struct Runtime {
     scratch: RefCell<Hits>,
     /// The limit key of the request in progress (`Subject::key`), reused.
     key: RefCell<Vec<u8>>,
+    /// The template of the request in progress, before the exchange keeps it.
+    template: RefCell<String>,
 }
 
 /// Facts about the proxy the adapter reads once per configuration.
@@ -181,6 +183,7 @@ impl Runtime {
             hs256_issuers: std::cell::RefCell::new(Vec::new()),
             scratch: RefCell::new(Hits::new()),
             key: RefCell::new(Vec::with_capacity(64)),
+            template: RefCell::new(String::with_capacity(512)),
         }
     }
 
@@ -201,6 +204,12 @@ impl Runtime {
     /// exchange never does).
     pub fn key_buf(&self) -> Option<std::cell::RefMut<'_, Vec<u8>>> {
         self.key.try_borrow_mut().ok()
+    }
+
+    /// This VM's template buffer (`None` while it is in use already, which the
+    /// exchange never does).
+    pub fn template_buf(&self) -> Option<std::cell::RefMut<'_, String>> {
+        self.template.try_borrow_mut().ok()
     }
 
     /// Notes an issuer of an accepted HS256 token; true once this VM has seen two or

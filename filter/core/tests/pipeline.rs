@@ -618,3 +618,20 @@ fn an_endpoints_level_is_recorded_when_it_first_rises() {
     assert_eq!(json[1]["level"], 2);
     assert_eq!(json[1]["api"]["path"], "/devices/{int}");
 }
+
+#[test]
+fn records_carry_method_host_and_template_as_read() {
+    let rt = rt(json!({"mode": "enforce"}));
+    let host = MemHost::at(1_000_000);
+    // A path that normalisation changes, a standard and a non-standard method.
+    for (method, path, template) in [
+        ("GET", "/users//42/./orders?x=1", "/users/{int}/orders"),
+        ("PROPFIND", "/files/7", "/files/{int}"),
+    ] {
+        let (_, rec) = run(&rt, &host, method, path, &[("x-request-id", "rid-1")]);
+        assert_eq!(rec["api"]["method"], method);
+        assert_eq!(rec["api"]["host"], "svc");
+        assert_eq!(rec["api"]["path"], template);
+        assert_eq!(rec["request_id"], "rid-1");
+    }
+}

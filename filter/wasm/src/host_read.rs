@@ -1,12 +1,14 @@
 //! Host data read without the SDK's copies: a header map as the one serialised
 //! buffer the host writes (for `meshward_core::abi::header_map` to borrow the
-//! headers from), and properties by a path serialised on the stack.
+//! headers from), one header's value, and properties by a path serialised on the
+//! stack.
 //!
 //! The SDK's `hostcalls::get_map_bytes` copies every name and value into an
 //! allocation of its own (two per header, ~20 per request) and panics on a status
 //! other than `Ok` or on a name that is not UTF-8; its `get_property` allocates the
 //! path twice (the `Vec` it takes and its serialised form) and panics on an unexpected
-//! status. These are the same host calls with every failure returned as a value. This
+//! status, as does its `get_map_value_bytes`. These are the same host calls with every
+//! failure returned as a value. This
 //! module is the adapter's only `unsafe` code besides the SDK's entry-point macro.
 
 use meshward_core::abi;
@@ -23,6 +25,16 @@ mod ffi {
             map_type: u32,
             return_map_data: *mut *mut u8,
             return_map_size: *mut usize,
+        ) -> u32;
+
+        /// proxy-wasm ABI 0.2.1: the value of one header (the first of that name),
+        /// allocated like the map above.
+        pub(super) fn proxy_get_header_map_value(
+            map_type: u32,
+            key_data: *const u8,
+            key_size: usize,
+            return_value_data: *mut *mut u8,
+            return_value_size: *mut usize,
         ) -> u32;
 
         /// proxy-wasm ABI 0.2.1: the value of the property at the serialised path
@@ -66,6 +78,19 @@ mod ffi {
         }
     }
 
+    /// The header value host call; `Ok(None)` when the host wrote no buffer.
+    pub(super) fn map_value(map_type: u32, key: &[u8]) -> Result<Option<Vec<u8>>, u32> {
+        let mut data: *mut u8 = std::ptr::null_mut();
+        let mut size: usize = 0;
+        // SAFETY: `key` is valid for reads of its length during the call, the
+        // out-pointers for writes, and the result goes to `owned` as the host left it.
+        unsafe {
+            let status =
+                proxy_get_header_map_value(map_type, key.as_ptr(), key.len(), &mut data, &mut size);
+            owned(status, data, size)
+        }
+    }
+
     /// The property host call; `Ok(None)` when the host wrote no buffer.
     pub(super) fn property(path: &[u8]) -> Result<Option<Vec<u8>>, u32> {
         let mut data: *mut u8 = std::ptr::null_mut();
@@ -83,6 +108,16 @@ mod ffi {
 /// host's status code.
 pub fn map_bytes(map: MapType) -> Result<Vec<u8>, u32> {
     ffi::map_pairs(map as u32).map(Option::unwrap_or_default)
+}
+
+/// The value of header `name` of `map` (`None` when absent; a present header the
+/// host returns no bytes for is empty); on failure the host's status code.
+pub fn map_value(map: MapType, name: &str) -> Result<Option<Vec<u8>>, u32> {
+    match ffi::map_value(map as u32, name.as_bytes()) {
+        Ok(v) => Ok(Some(v.unwrap_or_default())),
+        Err(NOT_FOUND) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Status `NotFound` of the proxy-wasm ABI.

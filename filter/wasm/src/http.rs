@@ -110,7 +110,7 @@ fn pseudo<'a>(headers: &[Header<'a>], name: &str) -> &'a str {
 
 /// One request header as text (`None` when absent, unreadable or not UTF-8).
 fn header_value(name: &str) -> Option<String> {
-    hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
+    host_read::map_value(MapType::HttpRequestHeaders, name)
         .ok()
         .flatten()
         .and_then(|v| String::from_utf8(v).ok())

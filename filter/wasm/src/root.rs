@@ -241,7 +241,7 @@ impl Context for Root {
         }
         self.in_flight = None;
         let now = envoy::now_ms();
-        let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+        let status = crate::host_read::map_value(MapType::HttpCallResponseHeaders, ":status")
             .ok()
             .flatten()
             .and_then(|s| String::from_utf8(s).ok())
