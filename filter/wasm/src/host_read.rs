@@ -8,8 +8,8 @@
 //! other than `Ok` or on a name that is not UTF-8; its `get_property` allocates the
 //! path twice (the `Vec` it takes and its serialised form) and panics on an unexpected
 //! status, as does its `get_map_value_bytes`. These are the same host calls with every
-//! failure returned as a value. This
-//! module is the adapter's only `unsafe` code besides the SDK's entry-point macro.
+//! failure returned as a value. This module is the adapter's only `unsafe` code besides
+//! the SDK's entry-point macro.
 
 use meshward_core::abi;
 use proxy_wasm::types::MapType;
