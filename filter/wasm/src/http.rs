@@ -6,7 +6,6 @@ use crate::envoy;
 use crate::host_read;
 use crate::root::Active;
 use meshward_core::abi;
-use meshward_core::events::entry;
 use meshward_core::exchange::{
     BodyMode, BodyResult, Direction, Exchange, Header, OutRecord, RequestInfo, ResponseInfo,
     StreamEnd,
@@ -403,21 +402,15 @@ impl HttpContext for Stream {
             }
         };
         let records = ex.finish_lazy(&active.rt, &active.host, events.is_some(), end);
-        let Some(events) = events else {
+        if events.is_none() {
             return;
-        };
+        }
         for r in records {
-            let encoded = match &r {
-                OutRecord::Call(c) => entry(events.format, c.as_ref()),
-                OutRecord::Endpoint(e) => entry(events.format, e),
-                OutRecord::Alert(a) => entry(events.format, a),
-                OutRecord::Finding(f) => entry(events.format, f),
-            };
-            match encoded {
-                Ok(e) => active.enqueue(e),
-                Err(_) => active
-                    .host
-                    .incr(active.rt.layout.internal_error(ErrorSite::Encode), 1),
+            match &r {
+                OutRecord::Call(c) => active.enqueue(c.as_ref()),
+                OutRecord::Endpoint(e) => active.enqueue(e),
+                OutRecord::Alert(a) => active.enqueue(a),
+                OutRecord::Finding(f) => active.enqueue(f),
             }
         }
     }

@@ -5,7 +5,7 @@
 use crate::envoy::{self, log, EnvoyHost};
 use crate::http::Stream;
 use meshward_core::config::{self, EventsPolicy};
-use meshward_core::events::{EventQueue, Frame, QueueConfig, SendResult};
+use meshward_core::events::{EventQueue, Frame, QueueConfig, Record, SendResult};
 use meshward_core::host::Host;
 use meshward_core::runtime::{NodeInfo, Runtime};
 use meshward_core::stats::{DropCause, ErrorSite};
@@ -89,16 +89,25 @@ impl Active {
         facts
     }
 
-    /// Queues an encoded record, counting a drop when the buffer is full.
-    pub fn enqueue(&self, entry: Vec<u8>) {
-        if let Some(q) = &self.queue {
-            if let Ok(mut q) = q.try_borrow_mut() {
-                if !q.push(entry) {
-                    self.host
-                        .incr(self.rt.layout.events_dropped(DropCause::BufferFull), 1);
-                    let _ = q.take_buffer_full_drops();
-                }
+    /// Encodes a record straight into the event buffer, counting a drop when the
+    /// buffer is full and an internal error when the record cannot be encoded.
+    pub fn enqueue<R: Record>(&self, record: &R) {
+        let Some(q) = &self.queue else {
+            return;
+        };
+        let Ok(mut q) = q.try_borrow_mut() else {
+            return;
+        };
+        match q.push_record(record) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.host
+                    .incr(self.rt.layout.events_dropped(DropCause::BufferFull), 1);
+                let _ = q.take_buffer_full_drops();
             }
+            Err(_) => self
+                .host
+                .incr(self.rt.layout.internal_error(ErrorSite::Encode), 1),
         }
     }
 }
@@ -156,10 +165,11 @@ impl Root {
             }
             return;
         }
+        let content_type = queue.content_type();
         let Some(batch) = queue.poll(now, force) else {
             return;
         };
-        let content_type = queue.content_type();
+        let (records, attempt) = (batch.records, batch.attempt);
         let mut headers: Vec<(&str, &str)> = vec![
             (":method", "POST"),
             (":path", &ev.path),
@@ -173,7 +183,7 @@ impl Root {
         let result = hostcalls::dispatch_http_call(
             &ev.cluster,
             headers,
-            Some(&batch.body),
+            Some(batch.body),
             vec![],
             Duration::from_millis(ev.timeout_ms),
         );
@@ -190,12 +200,12 @@ impl Root {
                 };
                 let c = queue.complete(cause, now);
                 drop(queue);
-                if cause == SendResult::NoCluster && batch.attempt == 1 {
+                if cause == SendResult::NoCluster && attempt == 1 {
                     log(
                         LogLevel::Warn,
                         &format!(
                             "meshward: events.cluster \"{}\" does not exist on this proxy; {} records dropped",
-                            ev.cluster, batch.records
+                            ev.cluster, records
                         ),
                     );
                 }

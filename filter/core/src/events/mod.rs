@@ -5,6 +5,6 @@ pub mod encode;
 pub mod queue;
 pub mod record;
 
-pub use encode::{entry, Frame};
+pub use encode::{entry, entry_into, Frame};
 pub use queue::{Batch, Completion, EventQueue, QueueConfig, SendResult};
 pub use record::*;

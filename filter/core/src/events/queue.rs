@@ -1,8 +1,9 @@
 //! The per-worker event buffer: bounded, batched, one POST in flight, retries with
-//! backoff, drops counted by cause. Pure state machine: the adapter calls `push` from
-//! streams, `poll` from `on_tick`, and `complete` from the HTTP call callback.
+//! backoff, drops counted by cause. Pure state machine: the adapter calls `push_record`
+//! from streams, `poll` from `on_tick`, and `complete` from the HTTP call callback.
 
-use super::encode::Frame;
+use super::encode::{entry_into, Frame};
+use super::record::Record;
 use crate::stats::DropCause;
 use std::collections::VecDeque;
 
@@ -28,11 +29,11 @@ pub struct QueueConfig {
     pub timeout_ms: u64,
 }
 
-/// A POST to make.
+/// A POST to make (its body stays in the queue for retries).
 #[derive(Debug)]
-pub struct Batch {
+pub struct Batch<'a> {
     /// Request body.
-    pub body: Vec<u8>,
+    pub body: &'a [u8],
     /// Records in it.
     pub records: usize,
     /// Which attempt this is (1 = first).
@@ -65,20 +66,107 @@ pub struct Completion {
 
 #[derive(Debug)]
 struct InFlight {
-    entries: Vec<Vec<u8>>,
+    /// The POST body, kept whole for retries (the entries are not kept apart).
+    body: Vec<u8>,
+    records: usize,
     attempts: u32,
     /// When the current attempt started, or `None` while waiting for a retry.
     started_ms: Option<u64>,
     retry_at_ms: u64,
 }
 
-/// The bounded buffer of one worker.
+/// Bytes per chunk of the queue's buffer (see [`Chunks`]).
+const CHUNK: usize = 64 * 1024;
+
+/// Queued entries back to back in chunks of [`CHUNK`] bytes; an entry never spans two
+/// chunks (a longer one gets a chunk of its own). Memory follows what is queued, to
+/// within a chunk: no allocation per record (and its allocator slack), and none of the
+/// doubling and copying of one growing buffer. One emptied chunk is kept for reuse.
+#[derive(Debug, Default)]
+struct Chunks {
+    chunks: VecDeque<Vec<u8>>,
+    /// Length of each queued entry in bytes, oldest first.
+    lens: VecDeque<u32>,
+    /// Bytes at the front of the first chunk already taken.
+    head: usize,
+    spare: Option<Vec<u8>>,
+}
+
+impl Chunks {
+    fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    fn push(&mut self, entry: &[u8], len: u32) {
+        let fits = self
+            .chunks
+            .back()
+            .is_some_and(|c| c.capacity() - c.len() >= entry.len());
+        if !fits {
+            let chunk = match self.spare.take() {
+                Some(c) if c.capacity() >= entry.len() => c,
+                _ => Vec::with_capacity(entry.len().max(CHUNK)),
+            };
+            self.chunks.push_back(chunk);
+        }
+        if let Some(c) = self.chunks.back_mut() {
+            c.extend_from_slice(entry);
+            self.lens.push_back(len);
+        }
+    }
+
+    /// Walks `n` entries from the front: calls `f` with each, returns where the walk
+    /// ended (chunk index, offset in it).
+    fn walk<'a>(&'a self, n: usize, mut f: impl FnMut(&'a [u8])) -> (usize, usize) {
+        let (mut ci, mut at) = (0, self.head);
+        for &l in self.lens.iter().take(n) {
+            let l = l as usize;
+            while let Some(c) = self.chunks.get(ci) {
+                if at + l <= c.len() {
+                    f(c.get(at..at + l).unwrap_or_default());
+                    at += l;
+                    break;
+                }
+                ci += 1;
+                at = 0;
+            }
+        }
+        (ci, at)
+    }
+
+    /// Removes the first `n` entries.
+    fn take_front(&mut self, n: usize) {
+        let (ci, at) = self.walk(n, |_| {});
+        self.lens.drain(..n.min(self.lens.len()));
+        // With everything taken, the last chunk goes too.
+        let (done, head) = if self.lens.is_empty() {
+            (self.chunks.len(), 0)
+        } else {
+            (ci, at)
+        };
+        for _ in 0..done {
+            if let Some(mut c) = self.chunks.pop_front() {
+                if c.capacity() == CHUNK && self.spare.is_none() {
+                    c.clear();
+                    self.spare = Some(c);
+                }
+            }
+        }
+        self.head = head;
+    }
+}
+
+/// The bounded buffer of one worker: records encoded once into [`Chunks`]; the batch in
+/// flight is its POST body alone, kept for retries.
 #[derive(Debug)]
 pub struct EventQueue {
     cfg: QueueConfig,
     frame: Frame,
-    pending: VecDeque<Vec<u8>>,
-    pending_bytes: usize,
+    queued: Chunks,
+    /// The entry being encoded (kept between records; as long as the longest record).
+    stage: Vec<u8>,
+    /// The record JSON of an OTLP entry on its way (see [`entry_into`]).
+    scratch: Vec<u8>,
     in_flight: Option<InFlight>,
     last_flush_ms: u64,
     dropped_full: u64,
@@ -90,8 +178,9 @@ impl EventQueue {
         Self {
             cfg,
             frame,
-            pending: VecDeque::new(),
-            pending_bytes: 0,
+            queued: Chunks::default(),
+            stage: Vec::new(),
+            scratch: Vec::new(),
             in_flight: None,
             last_flush_ms: now_ms,
             dropped_full: 0,
@@ -105,7 +194,7 @@ impl EventQueue {
 
     /// Records held (queued and in flight).
     pub fn len(&self) -> usize {
-        self.pending.len() + self.in_flight.as_ref().map_or(0, |f| f.entries.len())
+        self.queued.len() + self.in_flight.as_ref().map_or(0, |f| f.records)
     }
 
     /// Nothing held.
@@ -115,14 +204,53 @@ impl EventQueue {
 
     /// Queues an encoded record. Returns `false` (and counts a `buffer_full` drop)
     /// when the buffer is full: the start of a burst is kept.
-    pub fn push(&mut self, entry: Vec<u8>) -> bool {
+    pub fn push(&mut self, entry: &[u8]) -> bool {
+        match self.push_with(|data| {
+            data.extend_from_slice(entry);
+            Ok::<(), std::convert::Infallible>(())
+        }) {
+            Ok(queued) => queued,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Encodes `record` in the queue's format straight into its buffer. `Ok(false)` (and
+    /// a counted `buffer_full` drop) when the buffer is full; an encoding error leaves
+    /// the queue as it was and is returned.
+    pub fn push_record<R: Record>(&mut self, record: &R) -> Result<bool, serde_json::Error> {
+        let format = self.frame.format;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let r = self.push_with(|out| entry_into(format, record, out, &mut scratch));
+        self.scratch = scratch;
+        r
+    }
+
+    /// Queues the record that `encode` writes (into a buffer the queue keeps, then
+    /// copied into its chunks: no allocation per record once warm). `Ok(false)` (and a counted `buffer_full` drop) when the
+    /// buffer is full, before `encode` runs; an encoding error leaves the queue as it
+    /// was and is returned.
+    pub fn push_with<E>(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<bool, E> {
         if self.len() >= self.cfg.max_buffered {
             self.dropped_full += 1;
-            return false;
+            return Ok(false);
         }
-        self.pending_bytes += entry.len();
-        self.pending.push_back(entry);
-        true
+        self.stage.clear();
+        encode(&mut self.stage)?;
+        match u32::try_from(self.stage.len()) {
+            Ok(n) => {
+                self.queued.push(&self.stage, n);
+                Ok(true)
+            }
+            Err(_) => {
+                // A record of 4 GiB or more cannot happen (records are bounded);
+                // dropped and counted rather than trusted.
+                self.dropped_full += 1;
+                Ok(false)
+            }
+        }
     }
 
     /// Drops counted by `push` since the last call (for the adapter's counter).
@@ -133,47 +261,48 @@ impl EventQueue {
     /// The next POST to make, if one is due: a retry whose time has come, or a new
     /// batch when the flush interval passed or a full batch is waiting. `force`
     /// flushes regardless of the interval (shutdown).
-    pub fn poll(&mut self, now_ms: u64, force: bool) -> Option<Batch> {
+    pub fn poll(&mut self, now_ms: u64, force: bool) -> Option<Batch<'_>> {
         if let Some(f) = &mut self.in_flight {
             if f.started_ms.is_some() || now_ms < f.retry_at_ms {
                 return None;
             }
             f.started_ms = Some(now_ms);
             f.attempts += 1;
-            let size = f.entries.iter().map(Vec::len).sum();
-            return Some(Batch {
-                body: self.frame.body(f.entries.iter().map(Vec::as_slice), size),
-                records: f.entries.len(),
-                attempt: f.attempts,
-            });
+            return self.in_flight_batch();
         }
-        if self.pending.is_empty() {
+        if self.queued.len() == 0 {
             self.last_flush_ms = now_ms;
             return None;
         }
         let due = force
-            || self.pending.len() >= self.cfg.max_batch
+            || self.queued.len() >= self.cfg.max_batch
             || now_ms.saturating_sub(self.last_flush_ms) >= self.cfg.flush_interval_ms;
         if !due {
             return None;
         }
         self.last_flush_ms = now_ms;
-        let n = self.pending.len().min(self.cfg.max_batch);
-        let entries: Vec<Vec<u8>> = self.pending.drain(..n).collect();
-        let size: usize = entries.iter().map(Vec::len).sum();
-        self.pending_bytes = self.pending_bytes.saturating_sub(size);
-        let body = self.frame.body(entries.iter().map(Vec::as_slice), size);
-        let records = entries.len();
+        let n = self.queued.len().min(self.cfg.max_batch);
+        let size: usize = self.queued.lens.iter().take(n).map(|&l| l as usize).sum();
+        // One slice per entry (a vector per batch, not per record).
+        let mut parts = Vec::with_capacity(n);
+        self.queued.walk(n, |e| parts.push(e));
+        let body = self.frame.body(parts.into_iter(), size);
+        self.queued.take_front(n);
         self.in_flight = Some(InFlight {
-            entries,
+            body,
+            records: n,
             attempts: 1,
             started_ms: Some(now_ms),
             retry_at_ms: 0,
         });
-        Some(Batch {
-            body,
-            records,
-            attempt: 1,
+        self.in_flight_batch()
+    }
+
+    fn in_flight_batch(&self) -> Option<Batch<'_>> {
+        self.in_flight.as_ref().map(|f| Batch {
+            body: &f.body,
+            records: f.records,
+            attempt: f.attempts,
         })
     }
 
@@ -191,7 +320,7 @@ impl EventQueue {
         let Some(mut f) = self.in_flight.take() else {
             return Completion::default();
         };
-        let n = f.entries.len();
+        let n = f.records;
         let cause = match result {
             SendResult::Ok => {
                 return Completion {
@@ -259,17 +388,17 @@ mod tests {
     #[test]
     fn flushes_on_interval_or_full_batch() {
         let mut q = q(3, 100);
-        q.push(rec(1));
+        q.push(&rec(1));
         assert!(q.poll(500, false).is_none(), "not due yet");
         let b = q.poll(1000, false).unwrap();
         assert_eq!(b.records, 1);
         assert_eq!(q.complete(SendResult::Ok, 1001).sent, 1);
         for i in 0..7 {
-            q.push(rec(i));
+            q.push(&rec(i));
         }
         let b = q.poll(1002, false).unwrap();
         assert_eq!(b.records, 3, "a full batch goes at once");
-        assert_eq!(String::from_utf8(b.body).unwrap().lines().count(), 3);
+        assert_eq!(std::str::from_utf8(b.body).unwrap().lines().count(), 3);
         assert!(q.poll(1003, false).is_none(), "one POST in flight");
         q.complete(SendResult::Ok, 1004);
         assert_eq!(q.poll(1005, false).unwrap().records, 3);
@@ -279,22 +408,24 @@ mod tests {
     fn bounded_and_keeps_the_start_of_a_burst() {
         let mut q = q(2, 5);
         for i in 0..8 {
-            q.push(rec(i));
+            q.push(&rec(i));
         }
         assert_eq!(q.len(), 5);
         assert_eq!(q.take_buffer_full_drops(), 3);
         assert_eq!(q.take_buffer_full_drops(), 0);
         let b = q.poll(2000, false).unwrap();
-        assert!(String::from_utf8(b.body).unwrap().starts_with("{\"i\":0}"));
+        assert!(std::str::from_utf8(b.body)
+            .unwrap()
+            .starts_with("{\"i\":0}"));
         // The in-flight batch still counts toward the bound.
-        assert!(!q.push(rec(99)));
+        assert!(!q.push(&rec(99)));
     }
 
     #[test]
     fn retries_with_backoff_then_drops() {
         let mut q = q(10, 100);
-        q.push(rec(1));
-        q.push(rec(2));
+        q.push(&rec(1));
+        q.push(&rec(2));
         let mut now = 1000;
         let b = q.poll(now, false).unwrap();
         assert_eq!(b.attempt, 1);
@@ -320,13 +451,13 @@ mod tests {
     #[test]
     fn retry_success_delivers_and_no_cluster_drops_at_once() {
         let mut q = q(10, 100);
-        q.push(rec(1));
+        q.push(&rec(1));
         q.poll(1000, false).unwrap();
         q.complete(SendResult::Failed, 1000);
         let b = q.poll(1500, false).unwrap();
         assert_eq!(b.attempt, 2);
         assert_eq!(q.complete(SendResult::Ok, 1600).sent, 1);
-        q.push(rec(2));
+        q.push(&rec(2));
         q.poll(3000, false).unwrap();
         let c = q.complete(SendResult::NoCluster, 3000);
         assert_eq!(c.dropped, Some((DropCause::NoCluster, 1)));
@@ -336,11 +467,168 @@ mod tests {
     #[test]
     fn overdue_and_force() {
         let mut q = q(10, 100);
-        q.push(rec(1));
+        q.push(&rec(1));
         assert!(q.poll(10, true).is_some(), "force ignores the interval");
         assert!(!q.overdue(2000));
         assert!(q.overdue(2000 + CALLBACK_GRACE_MS + 11));
         assert!(q.complete(SendResult::Ok, 0).sent == 1);
         assert_eq!(q.complete(SendResult::Ok, 0), Completion::default());
+    }
+
+    #[test]
+    fn a_retry_sends_the_same_body() {
+        let mut q = q(10, 100);
+        q.push(&rec(1));
+        q.push(&rec(2));
+        let first = q.poll(1000, false).unwrap().body.to_vec();
+        q.complete(SendResult::Failed, 1000);
+        q.push(&rec(3));
+        let again = q.poll(1500, false).unwrap();
+        assert_eq!(again.body, first.as_slice());
+        assert_eq!((again.records, again.attempt), (2, 2));
+        assert_eq!(q.len(), 3, "the record queued meanwhile waits");
+    }
+
+    #[test]
+    fn an_encoding_error_leaves_the_queue_as_it_was() {
+        let mut q = q(10, 100);
+        q.push(&rec(1));
+        let r = q.push_with(|out| {
+            out.extend_from_slice(b"{\"half");
+            Err("no")
+        });
+        assert_eq!(r, Err("no"));
+        assert_eq!(
+            q.push_with(|out| {
+                out.extend_from_slice(&rec(2));
+                Ok::<_, ()>(())
+            }),
+            Ok(true)
+        );
+        assert_eq!(q.len(), 2);
+        let b = q.poll(1000, false).unwrap();
+        assert_eq!(
+            std::str::from_utf8(b.body).unwrap(),
+            "{\"i\":1}\n{\"i\":2}\n"
+        );
+    }
+
+    #[test]
+    fn full_buffer_is_checked_before_encoding() {
+        let mut q = q(2, 2);
+        q.push(&rec(1));
+        q.push(&rec(2));
+        let mut ran = false;
+        let r = q.push_with(|_| {
+            ran = true;
+            Ok::<_, ()>(())
+        });
+        assert_eq!(r, Ok(false));
+        assert!(!ran);
+        assert_eq!(q.take_buffer_full_drops(), 1);
+    }
+
+    /// Batches taken from the front while records keep arriving carry every record
+    /// once, in order.
+    #[test]
+    fn records_come_out_in_order_while_more_arrive() {
+        let mut q = q(3, 1000);
+        let mut seen = Vec::new();
+        let mut next = 0;
+        for round in 0..50u64 {
+            for _ in 0..(round % 5) {
+                assert!(q.push(&rec(next)));
+                next += 1;
+            }
+            if let Some(b) = q.poll(1000 * (round + 1), false) {
+                let body = std::str::from_utf8(b.body).unwrap().to_string();
+                for line in body.lines() {
+                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                    seen.push(v["i"].as_u64().unwrap() as usize);
+                }
+                q.complete(SendResult::Ok, 1000 * (round + 1));
+            }
+        }
+        while let Some(b) = q.poll(u64::MAX / 2, true) {
+            for line in std::str::from_utf8(b.body).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                seen.push(v["i"].as_u64().unwrap() as usize);
+            }
+            q.complete(SendResult::Ok, u64::MAX / 2);
+        }
+        assert_eq!(seen, (0..next).collect::<Vec<_>>());
+        assert!(q.is_empty());
+    }
+
+    /// Takes every batch out of `q` (completing each), returning the NDJSON lines.
+    fn drain_lines(q: &mut EventQueue, now: u64) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Some(b) = q.poll(now, true) {
+            lines.extend(
+                std::str::from_utf8(b.body)
+                    .unwrap()
+                    .lines()
+                    .map(String::from),
+            );
+            q.complete(SendResult::Ok, now);
+        }
+        lines
+    }
+
+    /// Records larger than a chunk and runs of records across chunk boundaries come
+    /// out whole and in order; memory is released as batches go.
+    #[test]
+    fn chunk_boundaries_and_long_records() {
+        let mut q = q(70, 10_000);
+        let mut sent = Vec::new();
+        for i in 0..400 {
+            let pad = if i == 123 { CHUNK + 5 } else { 900 + i % 300 };
+            let line = format!("{{\"i\":{i},\"pad\":\"{}\"}}", "x".repeat(pad));
+            assert!(q.push(line.as_bytes()));
+            sent.push(line);
+        }
+        assert!(q.queued.chunks.len() >= 6, "{}", q.queued.chunks.len());
+        assert_eq!(drain_lines(&mut q, 10_000), sent);
+        assert!(q.queued.chunks.is_empty() && q.queued.head == 0);
+        assert_eq!(q.queued.spare.as_ref().map(Vec::capacity), Some(CHUNK));
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever the record sizes and however pushes and batches interleave,
+            /// every record is sent once, whole, in order.
+            #[test]
+            fn records_are_sent_once_in_order(
+                steps in proptest::collection::vec((0usize..12, 0usize..4), 1..40),
+                long in 0usize..3,
+                max_batch in 1usize..9,
+            ) {
+                let mut q = q(max_batch, 1_000_000);
+                let (mut sent, mut got) = (Vec::new(), Vec::new());
+                let mut now = 0;
+                for (k, (pushes, polls)) in steps.into_iter().enumerate() {
+                    for p in 0..pushes {
+                        let n = sent.len();
+                        let pad = if (k + p) % 7 == long { CHUNK / 3 + n } else { n * 37 % 2000 };
+                        let line = format!("{{\"i\":{n},\"p\":\"{}\"}}", "y".repeat(pad));
+                        prop_assert!(q.push(line.as_bytes()));
+                        sent.push(line);
+                    }
+                    for _ in 0..polls {
+                        now += 1000;
+                        if let Some(b) = q.poll(now, false) {
+                            got.extend(std::str::from_utf8(b.body).unwrap().lines().map(String::from));
+                            q.complete(SendResult::Ok, now);
+                        }
+                    }
+                }
+                got.extend(drain_lines(&mut q, now + 1000));
+                prop_assert_eq!(got, sent);
+            }
+        }
     }
 }
