@@ -50,24 +50,6 @@ pub fn header_map(buf: &[u8]) -> Vec<Header<'_>> {
     out
 }
 
-/// The serialised form of `headers` (what the host writes; for tests and benchmarks).
-pub fn serialize_header_map(headers: &[Header<'_>]) -> Vec<u8> {
-    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
-    let mut out = Vec::new();
-    out.extend_from_slice(&len(headers.len()));
-    for (n, v) in headers {
-        out.extend_from_slice(&len(n.len()));
-        out.extend_from_slice(&len(v.len()));
-    }
-    for (n, v) in headers {
-        out.extend_from_slice(n.as_bytes());
-        out.push(0);
-        out.extend_from_slice(v);
-        out.push(0);
-    }
-    out
-}
-
 /// Writes the serialised property `path` into `buf`; the length written, or `None`
 /// when it does not fit.
 pub fn property_path(path: &[&str], buf: &mut [u8]) -> Option<usize> {
@@ -89,6 +71,24 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// The serialised form of `headers` (what the host writes).
+    fn serialize_header_map(headers: &[Header<'_>]) -> Vec<u8> {
+        let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+        let mut out = Vec::new();
+        out.extend_from_slice(&len(headers.len()));
+        for (n, v) in headers {
+            out.extend_from_slice(&len(n.len()));
+            out.extend_from_slice(&len(v.len()));
+        }
+        for (n, v) in headers {
+            out.extend_from_slice(n.as_bytes());
+            out.push(0);
+            out.extend_from_slice(v);
+            out.push(0);
+        }
+        out
+    }
 
     #[test]
     fn reads_what_envoy_writes() {
