@@ -441,6 +441,33 @@ impl Classifier {
         today: Date,
         out: &mut Vec<Match>,
     ) {
+        // Short ASCII words and numbers (path segments, ids, enums, counts) match no
+        // built-in type but the key-based ones (`whole`): the shortest other pattern is
+        // 9 characters (`us_ssn`), and every type under 9 needs a key, a separator or a
+        // non-ASCII character. Custom types may match anything, so they never skip.
+        // (`short_plain_values_match_nothing` checks this against the full pass.)
+        if value.len() <= SHORT_PLAIN
+            && kc.pos & WHOLE == 0
+            && !kc.name_weak
+            && self.custom.is_empty()
+            && value.iter().all(u8::is_ascii_alphanumeric)
+        {
+            out.clear();
+            return;
+        }
+        self.detect_all(kc, key, src, value, today, out);
+    }
+
+    /// [`Classifier::detect`] without the short-value shortcut.
+    fn detect_all(
+        &self,
+        kc: &KeyCtx,
+        key: Option<&[u8]>,
+        src: Src,
+        value: &[u8],
+        today: Date,
+        out: &mut Vec<Match>,
+    ) {
         out.clear();
         if value.is_empty() {
             return;
@@ -600,6 +627,10 @@ fn keyed_pairs(t: &[u8], mut f: impl FnMut(&[u8], usize, usize)) {
         i = ke;
     }
 }
+
+/// Longest value that [`Classifier::detect`] skips when it is ASCII letters and digits
+/// only and no key-based type applies, in bytes.
+const SHORT_PLAIN: usize = 8;
 
 /// Types decided by the key on the whole value.
 const WHOLE: u32 = B::Password.bit()
@@ -2099,6 +2130,32 @@ mod props {
             c.scan_json(&body, t, &mut h);
             c.scan_text(&body, t, &mut h);
             c.scan_form(&body, t, &mut h);
+        }
+
+        /// The short-value shortcut of `detect` changes no result: for ASCII letters
+        /// and digits under any key (id-like, context, key-based, none) it gives what
+        /// the full pass gives (values up to 12 long, so that a longer shortcut fails).
+        #[test]
+        fn short_plain_values_match_nothing(
+            value in "[0-9]{1,12}|[A-Za-z0-9]{1,12}|[EGDSPHKM][0-9]{7,10}|1[3-9][0-9]{6,9}",
+            key in prop::sample::select(vec![
+                "", "id", "order_id", "phone", "mobile", "tel", "card", "card_no", "ssn",
+                "passport", "permit", "imei", "iban", "account", "code", "pin", "zip",
+                "user", "uscc", "credit_code", "ip", "mac", "token", "key", "bitcoin",
+            ]),
+        ) {
+            let c = Classifier::new(
+                &crate::config::load(br#"{"sensitive":{"types":"all"}}"#).unwrap().policy.sensitive,
+            );
+            let kb = (!key.is_empty()).then_some(key.as_bytes());
+            let kc = kb.map(|k| classify(k, None)).unwrap_or_default();
+            let t = Date::new(2025, 6, 1).unwrap();
+            for src in [Src::Text, Src::Number] {
+                let (mut fast, mut all) = (Vec::new(), Vec::new());
+                c.detect(&kc, kb, src, value.as_bytes(), t, &mut fast);
+                c.detect_all(&kc, kb, src, value.as_bytes(), t, &mut all);
+                prop_assert_eq!(&fast, &all, "key {:?} value {:?}", key, value);
+            }
         }
 
         #[test]
