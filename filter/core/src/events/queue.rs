@@ -97,7 +97,11 @@ impl Chunks {
         self.lens.len()
     }
 
-    fn push(&mut self, entry: &[u8], len: u32) {
+    /// Appends `entry`; `false` (nothing stored) for an entry of 4 GiB or more.
+    fn push(&mut self, entry: &[u8]) -> bool {
+        let Ok(len) = u32::try_from(entry.len()) else {
+            return false;
+        };
         let fits = self
             .chunks
             .back()
@@ -113,6 +117,7 @@ impl Chunks {
             c.extend_from_slice(entry);
             self.lens.push_back(len);
         }
+        true
     }
 
     /// Walks `n` entries from the front: calls `f` with each, returns where the walk
@@ -239,18 +244,13 @@ impl EventQueue {
         }
         self.stage.clear();
         encode(&mut self.stage)?;
-        match u32::try_from(self.stage.len()) {
-            Ok(n) => {
-                self.queued.push(&self.stage, n);
-                Ok(true)
-            }
-            Err(_) => {
-                // A record of 4 GiB or more cannot happen (records are bounded);
-                // dropped and counted rather than trusted.
-                self.dropped_full += 1;
-                Ok(false)
-            }
+        if self.queued.push(&self.stage) {
+            return Ok(true);
         }
+        // A record of 4 GiB or more cannot happen (records are bounded): dropped and
+        // counted rather than trusted.
+        self.dropped_full += 1;
+        Ok(false)
     }
 
     /// Drops counted by `push` since the last call (for the adapter's counter).
