@@ -135,6 +135,15 @@ fn node_info(env_names: &[String]) -> NodeInfo {
     }
 }
 
+fn queue_config(e: &EventsPolicy) -> QueueConfig {
+    QueueConfig {
+        max_batch: e.max_batch,
+        max_buffered: e.max_buffered,
+        flush_interval_ms: e.flush_interval_ms,
+        timeout_ms: e.timeout_ms,
+    }
+}
+
 impl Root {
     fn events(&self) -> Option<(&Rc<Active>, &EventsPolicy)> {
         let a = self.active.as_ref()?;
@@ -324,12 +333,7 @@ impl RootContext for Root {
         let now = envoy::now_ms();
         let queue = rt.policy.events.as_ref().map(|e| {
             RefCell::new(EventQueue::new(
-                QueueConfig {
-                    max_batch: e.max_batch,
-                    max_buffered: e.max_buffered,
-                    flush_interval_ms: e.flush_interval_ms,
-                    timeout_ms: e.timeout_ms,
-                },
+                queue_config(e),
                 Frame::new(e.format, &rt.service, meshward_core::VERSION),
                 now,
             ))
@@ -346,7 +350,8 @@ impl RootContext for Root {
             })
             .unwrap_or_default();
         if let Some(e) = &rt.policy.events {
-            let tick = e.flush_interval_ms.clamp(50, 1000);
+            // At most 100 ms apart: a full batch does not wait for `flush_interval`.
+            let tick = queue_config(e).tick_ms();
             if hostcalls::set_tick_period(Duration::from_millis(tick)).is_err() {
                 host.incr(rt.layout.internal_error(ErrorSite::HostCall), 1);
             }

@@ -29,6 +29,23 @@ pub struct QueueConfig {
     pub timeout_ms: u64,
 }
 
+/// The longest gap between two ticks, ms, whatever `flush_interval` says: how long a
+/// full batch (`max_batch` records) may wait for its POST when none is in flight.
+pub const MAX_TICK_MS: u64 = 100;
+/// The shortest gap between two ticks, ms.
+pub const MIN_TICK_MS: u64 = 50;
+
+impl QueueConfig {
+    /// The period of the worker's `on_tick`, ms: `flush_interval` within
+    /// [`MIN_TICK_MS`]..=[`MAX_TICK_MS`]. A partial batch still waits for
+    /// `flush_interval` ([`EventQueue::poll`]); a full one goes out at the next tick, so
+    /// the backlog of a busy worker is what it logs in [`MAX_TICK_MS`], not in a whole
+    /// `flush_interval` (in the memory soak, 1 s of records: 2.6 MiB more memory).
+    pub fn tick_ms(&self) -> u64 {
+        self.flush_interval_ms.clamp(MIN_TICK_MS, MAX_TICK_MS)
+    }
+}
+
 /// A POST to make (its body stays in the queue for retries).
 #[derive(Debug)]
 pub struct Batch<'a> {
@@ -402,6 +419,43 @@ mod tests {
         assert!(q.poll(1003, false).is_none(), "one POST in flight");
         q.complete(SendResult::Ok, 1004);
         assert_eq!(q.poll(1005, false).unwrap().records, 3);
+    }
+
+    #[test]
+    fn a_full_batch_waits_one_short_tick_a_partial_one_the_interval() {
+        let cfg = |flush_interval_ms| QueueConfig {
+            max_batch: 3,
+            max_buffered: 100,
+            flush_interval_ms,
+            timeout_ms: 2000,
+        };
+        assert_eq!(cfg(10).tick_ms(), MIN_TICK_MS);
+        assert_eq!(cfg(70).tick_ms(), 70);
+        assert_eq!(cfg(60_000).tick_ms(), 100, "ms");
+        let c = cfg(5_000);
+        let tick = c.tick_ms();
+        let mut q = EventQueue::new(c, Frame::new(EventFormat::Ndjson, "svc", "v"), 0);
+        // The worker ticks every `tick` ms; when does a POST go out?
+        let first_post = |q: &mut EventQueue, from: u64| {
+            (1..=100)
+                .map(|k| from + k * tick)
+                .find(|&t| q.poll(t, false).is_some())
+        };
+        q.push(&rec(0));
+        assert_eq!(
+            first_post(&mut q, 0),
+            Some(5_000),
+            "a partial batch: the interval"
+        );
+        q.complete(SendResult::Ok, 5_001);
+        for i in 0..3 {
+            q.push(&rec(i));
+        }
+        let sent = first_post(&mut q, 5_000).unwrap();
+        assert!(
+            sent - 5_000 <= MAX_TICK_MS,
+            "a full batch: the next tick ({sent})"
+        );
     }
 
     #[test]
