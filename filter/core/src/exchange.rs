@@ -682,13 +682,13 @@ impl Exchange {
             return (Some(ex), plan);
         }
         // Request body.
-        let body_kind = content_kind(rt, content_type);
-        let body_blocking = p.enforce
-            && p.detection.in_body
-            && FamilySet::ALL
-                .iter()
-                .any(|f| p.detection.family(f.as_str()) == Switch::Block);
         if !req.end_of_stream && ex.inspect && p.inspection.request_body {
+            let body_kind = content_kind(rt, content_type);
+            let body_blocking = p.enforce
+                && p.detection.in_body
+                && FamilySet::ALL
+                    .iter()
+                    .any(|f| p.detection.family(f.as_str()) == Switch::Block);
             if is_compressed(req.headers) {
                 ex.skip(rt, host, true);
                 // Body blocking cannot see a compressed body: `compressed: block`

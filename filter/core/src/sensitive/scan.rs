@@ -89,7 +89,10 @@ impl Hits {
     }
     /// Forgets the counts (keeps the buffers).
     pub fn clear(&mut self) {
-        self.counts.iter_mut().for_each(|c| *c = 0);
+        // Every count is 0 while the total is (each match adds to both).
+        if self.total != 0 {
+            self.counts.fill(0);
+        }
         self.total = 0;
         self.max_level = 0;
     }
@@ -115,7 +118,14 @@ impl Hits {
     }
     /// `(type index, count)` of the types that matched.
     pub fn types(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        let n = if self.total == 0 {
+            0
+        } else {
+            self.counts.len()
+        };
         self.counts
+            .get(..n)
+            .unwrap_or_default()
             .iter()
             .enumerate()
             .filter(|(_, c)| **c > 0)
@@ -254,6 +264,9 @@ impl Classifier {
             return;
         }
         let kc = key.map(|k| classify(k, None)).unwrap_or_default();
+        if self.matches_nothing(&kc, value) {
+            return;
+        }
         hits.with_split(|counts, s| {
             self.detect(&kc, key, Src::Text, value, today, &mut s.matches);
             tally(self, counts, &s.matches);
@@ -441,21 +454,26 @@ impl Classifier {
         today: Date,
         out: &mut Vec<Match>,
     ) {
-        // Short ASCII words and numbers (path segments, ids, enums, counts) match no
-        // built-in type but the key-based ones (`whole`): the shortest other pattern is
-        // 9 characters (`us_ssn`), and every type under 9 needs a key, a separator or a
-        // non-ASCII character. Custom types may match anything, so they never skip.
-        // (`short_plain_values_match_nothing` checks this against the full pass.)
-        if value.len() <= SHORT_PLAIN
-            && kc.pos & WHOLE == 0
-            && !kc.name_weak
-            && self.custom.is_empty()
-            && value.iter().all(u8::is_ascii_alphanumeric)
-        {
+        if self.matches_nothing(kc, value) {
             out.clear();
             return;
         }
         self.detect_all(kc, key, src, value, today, out);
+    }
+
+    /// True when `value` under a key of context `kc` can match no type, known without
+    /// the token pass: short ASCII words and numbers (path segments, ids, enums, counts)
+    /// match no built-in type but the key-based ones (`whole`): the shortest other
+    /// pattern is 9 characters (`us_ssn`), and every type under 9 needs a key, a
+    /// separator or a non-ASCII character. Custom types may match anything, so they
+    /// never skip. (`short_plain_values_match_nothing` checks this against the full
+    /// pass.)
+    fn matches_nothing(&self, kc: &KeyCtx, value: &[u8]) -> bool {
+        value.len() <= SHORT_PLAIN
+            && kc.pos & WHOLE == 0
+            && !kc.name_weak
+            && self.custom.is_empty()
+            && value.iter().all(u8::is_ascii_alphanumeric)
     }
 
     /// [`Classifier::detect`] without the short-value shortcut.
