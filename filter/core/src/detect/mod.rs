@@ -187,6 +187,44 @@ impl Place {
     }
 }
 
+/// Bytes without which a family's detector cannot fire, as bits of [`NEEDS`]: a
+/// value holding none of a family's bytes skips that detector (prose such as `standard
+/// delivery` otherwise runs every family). Each set is what every rule of the
+/// detector requires (`needs_are_sound` and the property test
+/// `needs_change_no_verdict` check them):
+/// - traversal: `.` (dot-dot, `boot.ini`), `/` or `\` (system paths, wrappers);
+/// - SSRF: `:` (schemes, ports), `/` or `\` (`//host`), `.` or `[` (a dotted or
+///   bracketed host);
+/// - XSS: `<` (tags), quotes and a backtick (breakouts), `:` (script URLs), `(`,
+///   `` ` ``, `[`, `.` or `=` after a sink name, `{` (templates).
+const NEEDS_TRAVERSAL: u8 = 1;
+/// See [`NEEDS_TRAVERSAL`].
+const NEEDS_SSRF: u8 = 2;
+/// See [`NEEDS_TRAVERSAL`].
+const NEEDS_XSS: u8 = 4;
+
+/// Per byte, the families that need it.
+static NEEDS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'.' as usize] = NEEDS_TRAVERSAL | NEEDS_SSRF | NEEDS_XSS;
+    t[b'/' as usize] = NEEDS_TRAVERSAL | NEEDS_SSRF;
+    t[b'\\' as usize] = NEEDS_TRAVERSAL | NEEDS_SSRF;
+    t[b':' as usize] = NEEDS_SSRF | NEEDS_XSS;
+    t[b'[' as usize] = NEEDS_SSRF | NEEDS_XSS;
+    let mut i = 0;
+    let xss = *b"<\"'`({=";
+    while i < xss.len() {
+        t[xss[i] as usize] |= NEEDS_XSS;
+        i += 1;
+    }
+    t
+};
+
+/// The [`NEEDS`] bits of the bytes of `t` (one pass).
+fn needs_present(t: &[u8]) -> u8 {
+    t.iter().fold(0, |m, &b| m | NEEDS[usize::from(b)])
+}
+
 /// Payload detector, built once per configuration.
 #[derive(Debug, Clone)]
 pub struct Detector {
@@ -253,7 +291,10 @@ impl Detector {
             if self.enabled.contains(Family::Scanner) && scanner::oast_domain(t) {
                 found.insert(Family::Scanner);
             }
-            if self.enabled.contains(Family::Ssrf) && ssrf::detect(t) {
+            if self.enabled.contains(Family::Ssrf)
+                && needs_present(t) & NEEDS_SSRF != 0
+                && ssrf::detect(t)
+            {
                 found.insert(Family::Ssrf);
             }
             return found;
@@ -293,12 +334,13 @@ impl Detector {
     fn inspect_normalized(&self, norm: &decode::Normalized, place: Place, found: &mut FamilySet) {
         let t = norm.text.as_slice();
         let on = self.enabled;
+        let needs = needs_present(t);
         // Fast path: words, numbers and harmless punctuation only.
         if on.contains(Family::Scanner) && scanner::oast_domain(t) {
             found.insert(Family::Scanner);
         }
         if !norm.nul && decode::is_plain(t) {
-            if on.contains(Family::Ssrf) && ssrf::detect(t) {
+            if on.contains(Family::Ssrf) && needs & NEEDS_SSRF != 0 && ssrf::detect(t) {
                 found.insert(Family::Ssrf);
             }
             return;
@@ -306,18 +348,19 @@ impl Detector {
         if on.contains(Family::Sqli) && sqli::detect(t) {
             found.insert(Family::Sqli);
         }
-        if on.contains(Family::Xss) && xss::detect(t) {
+        if on.contains(Family::Xss) && needs & NEEDS_XSS != 0 && xss::detect(t) {
             found.insert(Family::Xss);
         }
         if on.contains(Family::PathTraversal)
-            && (norm.nul || traversal::detect(t, place == Place::Path))
+            && (norm.nul
+                || needs & NEEDS_TRAVERSAL != 0 && traversal::detect(t, place == Place::Path))
         {
             found.insert(Family::PathTraversal);
         }
         if on.contains(Family::Command) && command::detect(t) {
             found.insert(Family::Command);
         }
-        if on.contains(Family::Ssrf) && ssrf::detect(t) {
+        if on.contains(Family::Ssrf) && needs & NEEDS_SSRF != 0 && ssrf::detect(t) {
             found.insert(Family::Ssrf);
         }
         if on.contains(Family::Jndi) && jndi::detect(t) {
@@ -737,6 +780,118 @@ mod proptests {
             let _ = d.inspect_path(v.as_bytes());
         }
 
+    }
+
+    /// Words of attacks (and of harmless values).
+    const WORDS: &[&str] = &[
+        "",
+        "alert",
+        "prompt",
+        "confirm",
+        "javascript",
+        "vbscript",
+        "data",
+        "script",
+        "img",
+        "onerror",
+        "src",
+        "x",
+        "1",
+        "0",
+        "localhost",
+        "169",
+        "254",
+        "metadata",
+        "google",
+        "internal",
+        "0x7f000001",
+        "2130706433",
+        "127",
+        "file",
+        "php",
+        "http",
+        "https",
+        "gopher",
+        "dict",
+        "jar",
+        "etc",
+        "passwd",
+        "boot",
+        "ini",
+        "win",
+        "windows",
+        "system32",
+        "proc",
+        "self",
+        "environ",
+        "ssh",
+        "id",
+        "rsa",
+        "env",
+        "git",
+        "config",
+        "union",
+        "select",
+        "from",
+        "or",
+        "sleep",
+        "cat",
+        "whoami",
+        "curl",
+        "wget",
+        "sh",
+        "jndi",
+        "ldap",
+        "lower",
+        "top",
+        "window",
+        "constructor",
+        "location",
+        "document",
+        "cookie",
+        "fromcharcode",
+    ];
+    /// Every punctuation byte the detectors read.
+    const PUNCT: &[&str] = &[
+        "", " ", "\t", "\n", ".", "..", "/", "\\", ":", "[", "]", "<", ">", "\"", "'", "`", "(",
+        ")", "{", "}", "=", ";", "|", "&", "$", "@", ",", "-", "_", "%", "?", "#", "!", "+", "*",
+        "~", "^",
+    ];
+
+    /// Values of word-punctuation pairs that hold none of the bytes `needs` stands for.
+    fn without(needs: u8) -> impl Strategy<Value = String> {
+        let keep = |l: &[&'static str]| -> Vec<&'static str> {
+            l.iter()
+                .copied()
+                .filter(|p| needs_present(p.as_bytes()) & needs == 0)
+                .collect()
+        };
+        let pair = (
+            proptest::sample::select(keep(WORDS)),
+            proptest::sample::select(keep(PUNCT)),
+        );
+        proptest::collection::vec(pair, 0..8)
+            .prop_map(|v| v.iter().map(|(w, p)| format!("{w}{p}")).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn traversal_needs_its_bytes(v in without(NEEDS_TRAVERSAL)) {
+            prop_assert!(!traversal::detect(v.as_bytes(), true), "{v:?}");
+            prop_assert!(!traversal::detect(v.as_bytes(), false), "{v:?}");
+        }
+
+        #[test]
+        fn ssrf_needs_its_bytes(v in without(NEEDS_SSRF)) {
+            prop_assert!(!ssrf::detect(v.as_bytes()), "{v:?}");
+        }
+
+        #[test]
+        fn xss_needs_its_bytes(v in without(NEEDS_XSS)) {
+            prop_assert!(!xss::detect(v.as_bytes()), "{v:?}");
+        }
     }
 
     proptest! {

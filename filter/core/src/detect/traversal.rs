@@ -259,6 +259,18 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    #[test]
+    fn every_pattern_holds_a_needed_byte() {
+        // `Detector` skips this detector on values without `.`, `/` and `\\`.
+        for p in SENSITIVE_A.iter().chain(SENSITIVE_B).chain(WRAPPERS_LIST) {
+            assert!(
+                super::super::needs_present(p) & super::super::NEEDS_TRAVERSAL != 0,
+                "{}",
+                String::from_utf8_lossy(p)
+            );
+        }
+    }
+
     fn d(s: &str) -> bool {
         let n = crate::detect::decode::normalize(s.as_bytes(), false);
         n.nul || detect(&n.text, false)
