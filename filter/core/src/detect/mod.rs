@@ -190,8 +190,8 @@ impl Place {
 /// Bytes without which a family's detector cannot fire, as bits of [`NEEDS`]: a
 /// value holding none of a family's bytes skips that detector (prose such as `standard
 /// delivery` otherwise runs every family). Each set is what every rule of the
-/// detector requires (`needs_are_sound` and the property test
-/// `needs_change_no_verdict` check them):
+/// detector requires (the property tests `*_needs_its_bytes` and traversal's
+/// `every_pattern_holds_a_needed_byte` check them):
 /// - traversal: `.` (dot-dot, `boot.ini`), `/` or `\` (system paths, wrappers);
 /// - SSRF: `:` (schemes, ports), `/` or `\` (`//host`), `.` or `[` (a dotted or
 ///   bracketed host);
