@@ -135,6 +135,7 @@ fn node_info(env_names: &[String]) -> NodeInfo {
     }
 }
 
+/// The queue settings of an `events` policy.
 fn queue_config(e: &EventsPolicy) -> QueueConfig {
     QueueConfig {
         max_batch: e.max_batch,
