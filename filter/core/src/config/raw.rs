@@ -960,7 +960,8 @@ pub struct Events {
     pub format: EventFormat,
     /// Extra headers whose values come from VM environment variables.
     pub headers_env: BTreeMap<String, String>,
-    /// How often buffers are flushed (default 1s).
+    /// How long a partial batch may wait before it is sent (default 1s); a full batch
+    /// (`max_batch` records) is sent within 100 ms.
     pub flush_interval: EnvoyDuration,
     /// Records per POST (default 500).
     #[serde(deserialize_with = "de::u32_int")]
