@@ -894,19 +894,28 @@ mod tests {
     }
 }
 
-/// A small direct-mapped cache of key classifications (keys repeat across the records
-/// of a body and across requests of an API). Keys longer than 40 bytes bypass it.
+/// A small two-way set-associative cache of key classifications (keys repeat across
+/// the records of a body and across requests of an API): 512 slots of ~100 bytes,
+/// allocated on first use. A slot holds the key and its parent key themselves (a hash
+/// only picks the slot), so a hit is always the classification of the same pair: a
+/// body cannot plant a classification for another pair by colliding hashes. Keys or
+/// parents longer than [`CACHED_KEY_MAX`] bytes bypass it.
 #[derive(Debug, Default)]
 pub struct KeyCache {
     slots: Vec<Slot>,
 }
 
+/// The longest key (and parent key) the cache holds, in bytes.
+pub const CACHED_KEY_MAX: usize = 40;
+
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     used: bool,
     len: u8,
-    key: [u8; 40],
-    parent: u64,
+    /// 0: no parent; otherwise the parent's length + 1.
+    parent_len: u8,
+    key: [u8; CACHED_KEY_MAX],
+    parent: [u8; CACHED_KEY_MAX],
     ctx: KeyCtx,
 }
 
@@ -915,8 +924,9 @@ impl Default for Slot {
         Slot {
             used: false,
             len: 0,
-            key: [0; 40],
-            parent: 0,
+            parent_len: 0,
+            key: [0; CACHED_KEY_MAX],
+            parent: [0; CACHED_KEY_MAX],
             ctx: KeyCtx::default(),
         }
     }
@@ -924,29 +934,31 @@ impl Default for Slot {
 
 const SLOTS: usize = 512;
 
-fn fnv(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
-        (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3)
-    })
+fn fnv(h: u64, b: &[u8]) -> u64 {
+    b.iter()
+        .fold(h, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3))
 }
 
 impl KeyCache {
     /// [`classify`], memoised.
     pub fn get(&mut self, key: &[u8], parent: Option<&[u8]>) -> KeyCtx {
-        if key.len() > 40 {
+        let p = parent.unwrap_or_default();
+        if key.len() > CACHED_KEY_MAX || p.len() > CACHED_KEY_MAX {
             return classify(key, parent);
         }
+        let parent_len = parent.map_or(0, |p| p.len() as u8 + 1);
         if self.slots.is_empty() {
             self.slots = vec![Slot::default(); SLOTS];
         }
-        let ph = parent.map_or(0, fnv);
-        // Two-way set associative: a key lives in slot `idx` or `idx ^ 1`.
-        let idx = ((fnv(key) ^ ph.rotate_left(17)) as usize) % SLOTS;
+        // Two-way set associative: a pair lives in slot `idx` or `idx ^ 1`.
+        let h = fnv(fnv(0xcbf2_9ce4_8422_2325 ^ u64::from(parent_len), p), key);
+        let idx = ((h ^ h >> 32) as usize) % SLOTS;
         let hit = |s: &Slot| {
             s.used
-                && s.parent == ph
                 && usize::from(s.len) == key.len()
+                && s.parent_len == parent_len
                 && s.key.get(..key.len()) == Some(key)
+                && s.parent.get(..p.len()) == Some(p)
         };
         for i in [idx, idx ^ 1] {
             if let Some(s) = self.slots.get(i).filter(|s| hit(s)) {
@@ -967,9 +979,85 @@ impl KeyCache {
         };
         slot.used = true;
         slot.len = key.len() as u8;
+        slot.parent_len = parent_len;
         slot.key[..key.len()].copy_from_slice(key);
-        slot.parent = ph;
+        slot.parent[..p.len()].copy_from_slice(p);
         slot.ctx = ctx;
         ctx
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use proptest::prelude::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn the_parent_is_part_of_the_entry() {
+        let mut c = KeyCache::default();
+        for _ in 0..3 {
+            assert!(c.get(b"name", Some(b"customer")).person);
+            assert!(!c.get(b"name", Some(b"product")).person);
+            assert!(!c.get(b"name", None).person);
+            assert!(!c.get(b"name", Some(b"")).person);
+        }
+    }
+
+    #[test]
+    fn evictions_keep_answers_right() {
+        // Far more pairs than slots: every way is evicted many times over.
+        let keys = ["mobile", "name", "user_id", "bank_card", "email", "note"];
+        let parents = ["customer", "product", "order", "contact"];
+        let mut c = KeyCache::default();
+        for round in 0..2 {
+            for i in 0..3000usize {
+                let k = format!("{}_{i}", keys[i % keys.len()]);
+                let p = format!("{}{}", parents[(i / 7 + round) % parents.len()], i % 13);
+                assert_eq!(
+                    c.get(k.as_bytes(), Some(p.as_bytes())),
+                    classify(k.as_bytes(), Some(p.as_bytes())),
+                    "{k} under {p}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn long_keys_and_parents_bypass_the_cache() {
+        let mut c = KeyCache::default();
+        let long = [b'a'; CACHED_KEY_MAX + 1];
+        assert_eq!(c.get(&long, None), classify(&long, None));
+        assert_eq!(c.get(b"name", Some(&long)), classify(b"name", Some(&long)));
+        let max = [b'a'; CACHED_KEY_MAX];
+        assert_eq!(c.get(&max, Some(&max)), classify(&max, Some(&max)));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Whatever the sequence (few distinct pairs, so hits, misses and evictions all
+        /// happen), every answer is `classify`'s.
+        #[test]
+        fn always_answers_classify(
+            seq in proptest::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "name", "phone", "mobile\0", "id", "user_id", "card_no", "email", "",
+                        "a_rather_long_key_name_of_forty_bytes_xx", "手机号",
+                    ]),
+                    prop::option::of(prop::sample::select(vec![
+                        "customer", "product", "", "user", "contact\0", "orders",
+                    ])),
+                ),
+                1..400,
+            )
+        ) {
+            let mut c = KeyCache::default();
+            for (k, p) in seq {
+                let p = p.map(str::as_bytes);
+                prop_assert_eq!(c.get(k.as_bytes(), p), classify(k.as_bytes(), p));
+            }
+        }
     }
 }
