@@ -201,6 +201,72 @@ const EXEC_CALLS_LIST: &[&[u8]] = &[
     b"execsync(",
 ];
 
+/// The [`ANYWHERE_LIST`] forms made only of words and spaces (the others need
+/// punctuation); `word_forms_are_listed` keeps the two lists in step.
+const WORD_ANYWHERE: &[&[u8]] = &[b"powershell iex"];
+
+/// Prefix commands that take a command after them (`sudo id`).
+const PREFIXES: &[&[u8]] = &[
+    b"sudo", b"nohup", b"exec", b"eval", b"xargs", b"env", b"time", b"doas",
+];
+
+/// Per first letter, a bit per length (1..=15) of the [`COMMANDS`] and [`PREFIXES`]
+/// names starting with it: a word whose bit is clear names no command.
+static NAME_SHAPES: [u16; 26] = {
+    let mut t = [0u16; 26];
+    let mut i = 0;
+    while i < COMMANDS.len() {
+        shape(&mut t, COMMANDS[i].0);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < PREFIXES.len() {
+        shape(&mut t, PREFIXES[i]);
+        i += 1;
+    }
+    t
+};
+
+const fn shape(t: &mut [u16; 26], name: &[u8]) {
+    let first = name[0];
+    let len = if name.len() > 15 { 15 } else { name.len() };
+    if first.is_ascii_lowercase() {
+        t[(first - b'a') as usize] |= 1 << len;
+    }
+}
+
+/// Whether `w` is a command or prefix name (`NAME_SHAPES` first, then the lists).
+fn is_command_name(w: &[u8]) -> bool {
+    let Some(&first) = w.first() else {
+        return false;
+    };
+    let bits = if first.is_ascii_lowercase() {
+        NAME_SHAPES
+            .get(usize::from(first - b'a'))
+            .copied()
+            .unwrap_or(0)
+    } else {
+        // Not a shape the table covers: ask the lists.
+        u16::MAX
+    };
+    bits & 1 << w.len().min(15) != 0
+        && (COMMANDS.iter().any(|(name, _, _)| *name == w) || PREFIXES.contains(&w))
+}
+
+/// Whether a value made only of words (lower-case ASCII letters and digits) separated
+/// by spaces could be a command injection at all: only when its first word names a
+/// command (the value itself as a command line, `sleep 5`, `net user`) or it holds a
+/// [`WORD_ANYWHERE`] form. Every other rule needs a separator, a path, a quote or a
+/// parenthesis. Lets the caller skip [`detect`] for prose such as `standard delivery`
+/// (`words_without_commands_never_fire` checks the claim against [`detect`]).
+pub fn words_may_inject(t: &[u8]) -> bool {
+    let first = t
+        .split(|&b| b == b' ')
+        .find(|w| !w.is_empty())
+        .unwrap_or_default();
+    is_command_name(first) || WORD_ANYWHERE.iter().any(|p| super::contains(t, p))
+}
+
 static ANYWHERE: PatSet = PatSet::new(ANYWHERE_LIST);
 static EXEC_CALLS: PatSet = PatSet::new(EXEC_CALLS_LIST);
 
@@ -446,12 +512,7 @@ fn command_at(t: &[u8], j: usize, strong_only: bool, depth: u8) -> bool {
         return false;
     }
     // Prefix commands.
-    if depth == 0
-        && matches!(
-            word,
-            b"sudo" | b"nohup" | b"exec" | b"eval" | b"xargs" | b"env" | b"time" | b"doas"
-        )
-    {
+    if depth == 0 && PREFIXES.contains(&word) {
         let k = skip_arg_ws(t, end);
         if k > end && command_at(t, k, strong_only, 1) {
             return true;
@@ -594,6 +655,7 @@ fn pipe_to_shell(t: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -670,5 +732,138 @@ mod tests {
         ];
         let bad = crate::test_util::wrong(&bad, false, d);
         assert!(bad.is_empty(), "{bad:?}");
+    }
+
+    #[test]
+    fn word_forms_are_listed() {
+        let words_only = |p: &[u8]| {
+            p.iter()
+                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b' ')
+        };
+        let listed: Vec<&[u8]> = ANYWHERE_LIST
+            .iter()
+            .copied()
+            .filter(|p| words_only(p))
+            .collect();
+        assert_eq!(listed, WORD_ANYWHERE);
+        assert!(EXEC_CALLS_LIST.iter().all(|p| !words_only(p)));
+    }
+
+    #[test]
+    fn command_names_are_known_by_shape() {
+        for name in COMMANDS.iter().map(|c| c.0).chain(PREFIXES.iter().copied()) {
+            assert!(is_command_name(name), "{}", String::from_utf8_lossy(name));
+        }
+        for w in [
+            "standard",
+            "delivery",
+            "",
+            "i",
+            "cats",
+            "shutdowns",
+            "1",
+            "sleepy",
+        ] {
+            assert!(!is_command_name(w.as_bytes()), "{w}");
+        }
+    }
+
+    #[test]
+    fn word_injections_pass_the_prefilter() {
+        // Words-only values the detector flags: the prefilter must let each through.
+        let samples = [
+            "id",
+            "whoami",
+            "sleep 5",
+            "net user",
+            "ps aux",
+            "wmic process list",
+            "sudo id",
+            "ls",
+            "uname",
+            "x powershell iex y",
+        ];
+        let mut flagged = 0;
+        for v in samples {
+            if d(v) {
+                flagged += 1;
+                assert!(words_may_inject(v.as_bytes()), "{v}");
+            }
+        }
+        assert!(
+            flagged >= 6,
+            "too few words-only samples flagged: {flagged}"
+        );
+        assert!(!words_may_inject(b"standard delivery"));
+        assert!(!words_may_inject(b"apple iphone 15"));
+    }
+
+    /// Words for [`words_without_commands_never_fire`]: every command and prefix name,
+    /// the words their argument rules look for, prose and numbers.
+    fn word() -> impl Strategy<Value = String> {
+        let mut dict: Vec<String> = COMMANDS
+            .iter()
+            .map(|c| c.0)
+            .chain(PREFIXES.iter().copied())
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect();
+        for w in [
+            "aux",
+            "ef",
+            "a",
+            "user",
+            "localgroup",
+            "process",
+            "list",
+            "iex",
+            "powershell",
+            "localhost",
+            "5",
+            "10",
+            "1",
+            "standard",
+            "delivery",
+            "hello",
+            "the",
+            "i",
+            "sh",
+            "bin",
+            "etc",
+            "passwd",
+            "tmp",
+            "c",
+            "e",
+            "k",
+            "q",
+            "nop",
+            "enc",
+        ] {
+            dict.push(w.to_string());
+        }
+        prop_oneof![
+            4 => prop::sample::select(dict),
+            1 => "[a-z0-9]{1,6}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        /// The claim of [`words_may_inject`]: a words-only value it rules out is never
+        /// flagged by [`detect`].
+        #[test]
+        fn words_without_commands_never_fire(
+            lead in " {0,2}",
+            words in proptest::collection::vec((word(), " {1,2}"), 1..6),
+        ) {
+            let mut v = lead;
+            for (w, sep) in words {
+                v.push_str(&w);
+                v.push_str(&sep);
+            }
+            let v = v.trim_end();
+            if !words_may_inject(v.as_bytes()) {
+                prop_assert!(!detect(v.as_bytes()), "{v:?}");
+            }
+        }
     }
 }

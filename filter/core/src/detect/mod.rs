@@ -194,7 +194,8 @@ impl Place {
 /// `every_pattern_holds_a_needed_byte` check them):
 /// - traversal: `.` (dot-dot, `boot.ini`), `/` or `\` (system paths, wrappers);
 /// - SSRF: `:` (schemes, ports), `/` or `\` (`//host`), `.` or `[` (a dotted or
-///   bracketed host);
+///   bracketed host), `@` (a bare `localhost@metadata`: user info before the one
+///   metadata name without a dot);
 /// - XSS: `<` (tags), quotes and a backtick (breakouts), `:` (script URLs), `(`,
 ///   `` ` ``, `[`, `.` or `=` after a sink name, `{` (templates).
 const NEEDS_TRAVERSAL: u8 = 1;
@@ -211,6 +212,7 @@ static NEEDS: [u8; 256] = {
     t[b'\\' as usize] = NEEDS_TRAVERSAL | NEEDS_SSRF;
     t[b':' as usize] = NEEDS_SSRF | NEEDS_XSS;
     t[b'[' as usize] = NEEDS_SSRF | NEEDS_XSS;
+    t[b'@' as usize] = NEEDS_SSRF;
     let mut i = 0;
     let xss = *b"<\"'`({=";
     while i < xss.len() {
@@ -223,6 +225,13 @@ static NEEDS: [u8; 256] = {
 /// The [`NEEDS`] bits of the bytes of `t` (one pass).
 fn needs_present(t: &[u8]) -> u8 {
     t.iter().fold(0, |m, &b| m | NEEDS[usize::from(b)])
+}
+
+/// Whether `t` is only lower-case ASCII letters, digits and spaces (see
+/// [`sqli::words_may_inject`], [`command::words_may_inject`]).
+fn is_words(t: &[u8]) -> bool {
+    t.iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b' ')
 }
 
 /// Payload detector, built once per configuration.
@@ -345,7 +354,10 @@ impl Detector {
             }
             return;
         }
-        if on.contains(Family::Sqli) && sqli::detect(t) {
+        // Prose (lower-case words and spaces) reaches SQLi and command injection only
+        // with a keyword or a command name among its words.
+        let words = is_words(t);
+        if on.contains(Family::Sqli) && (!words || sqli::words_may_inject(t)) && sqli::detect(t) {
             found.insert(Family::Sqli);
         }
         if on.contains(Family::Xss) && needs & NEEDS_XSS != 0 && xss::detect(t) {
@@ -357,7 +369,10 @@ impl Detector {
         {
             found.insert(Family::PathTraversal);
         }
-        if on.contains(Family::Command) && command::detect(t) {
+        if on.contains(Family::Command)
+            && (!words || command::words_may_inject(t))
+            && command::detect(t)
+        {
             found.insert(Family::Command);
         }
         if on.contains(Family::Ssrf) && needs & NEEDS_SSRF != 0 && ssrf::detect(t) {
@@ -850,6 +865,9 @@ mod proptests {
         "document",
         "cookie",
         "fromcharcode",
+        "instance-data",
+        "ip6-localhost",
+        "kubernetes",
     ];
     /// Every punctuation byte the detectors read.
     const PUNCT: &[&str] = &[

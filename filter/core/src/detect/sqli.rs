@@ -280,6 +280,18 @@ fn keyword(w: &[u8]) -> Option<Tk> {
     Some(Tk::Kw(k))
 }
 
+/// Whether a value made only of words (lower-case ASCII letters and digits) separated
+/// by spaces could be an injection at all: only when one of its words is a keyword
+/// (or `order`/`group`, which fold with `by`). Without one, every token is a bare word
+/// or a number (functions need `(`, strings a quote, comments and operators their
+/// punctuation), and no rule takes evidence from those alone. Lets the caller skip
+/// [`detect`] for prose such as `standard delivery` (`words_without_keywords_never_fire`
+/// checks the claim against [`detect`]).
+pub fn words_may_inject(t: &[u8]) -> bool {
+    t.split(|&b| b == b' ')
+        .any(|w| keyword(w).is_some() || w == b"order" || w == b"group")
+}
+
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.' || b >= 0x80
 }
@@ -1510,6 +1522,7 @@ pub fn detect(t: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -1642,5 +1655,134 @@ mod tests {
         let _ = d(&long);
         let nested = "(".repeat(5000);
         assert!(!d(&nested));
+    }
+
+    #[test]
+    fn word_injections_pass_the_prefilter() {
+        // Words-only values the detector flags: the prefilter must let each through.
+        let samples = [
+            "1 or 1",
+            "1 or true",
+            "1 and 1",
+            "1 union select 1",
+            "admin or 1",
+        ];
+        let mut flagged = 0;
+        for v in samples {
+            if detect(v.as_bytes()) {
+                flagged += 1;
+                assert!(words_may_inject(v.as_bytes()), "{v}");
+            }
+        }
+        assert!(
+            flagged >= 2,
+            "too few words-only samples flagged: {flagged}"
+        );
+        assert!(!words_may_inject(b"standard delivery"));
+        assert!(!words_may_inject(b"apple iphone 15"));
+        assert!(words_may_inject(b"sort order by 2"));
+    }
+
+    /// Words for [`words_without_keywords_never_fire`]: keywords, SQL names that are
+    /// not keywords (functions without their parenthesis, schema names), numbers in
+    /// every notation, prose.
+    fn word() -> impl Strategy<Value = String> {
+        let dict: Vec<&str> = vec![
+            "select",
+            "union",
+            "all",
+            "or",
+            "and",
+            "xor",
+            "not",
+            "like",
+            "is",
+            "null",
+            "true",
+            "order",
+            "group",
+            "by",
+            "having",
+            "limit",
+            "offset",
+            "from",
+            "where",
+            "in",
+            "between",
+            "case",
+            "when",
+            "then",
+            "else",
+            "end",
+            "as",
+            "exists",
+            "waitfor",
+            "delay",
+            "sleep",
+            "benchmark",
+            "version",
+            "char",
+            "concat",
+            "substring",
+            "information",
+            "schema",
+            "sysobjects",
+            "user",
+            "database",
+            "drop",
+            "table",
+            "exec",
+            "xp",
+            "cmdshell",
+            "procedure",
+            "analyse",
+            "into",
+            "outfile",
+            "rlike",
+            "regexp",
+            "sounds",
+            "div",
+            "mod",
+            "asc",
+            "desc",
+            "1",
+            "0",
+            "42",
+            "0x41",
+            "0b1",
+            "1e5",
+            "2e",
+            "9a",
+            "x",
+            "admin",
+            "standard",
+            "delivery",
+            "apple",
+            "iphone",
+        ];
+        prop_oneof![
+            4 => prop::sample::select(dict).prop_map(str::to_string),
+            1 => "[a-z0-9]{1,7}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        /// The claim of [`words_may_inject`]: a words-only value it rules out is never
+        /// flagged by [`detect`].
+        #[test]
+        fn words_without_keywords_never_fire(
+            lead in " {0,2}",
+            words in proptest::collection::vec((word(), " {1,2}"), 1..8),
+        ) {
+            let mut v = lead;
+            for (w, sep) in words {
+                v.push_str(&w);
+                v.push_str(&sep);
+            }
+            if !words_may_inject(v.as_bytes()) {
+                prop_assert!(!detect(v.as_bytes()), "{v:?}");
+            }
+        }
     }
 }
