@@ -510,7 +510,9 @@ impl Classifier {
             return;
         }
         d.run();
-        self.custom_scan(key, value, today, out);
+        if !self.custom.is_empty() {
+            self.custom_scan(key, value, today, out);
+        }
         if out.len() > 1 {
             out.sort_by_key(|m| (m.start, std::cmp::Reverse(m.end)));
         }
@@ -712,6 +714,35 @@ static RUN_CLASS: [u8; 256] = {
     t
 };
 
+/// The end of the run of ASCII letters and digits starting at `i` (`i` itself when
+/// `v[i]` is none): eight bytes per step (SWAR range tests, exact per byte because
+/// bytes with the high bit set are excluded first), then byte by byte.
+fn alnum_end(v: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // High bit of each byte of `x` (all < 0x80 in `low`) strictly between `m` and `n`.
+    let between = |low: u64, x: u64, m: u64, n: u64| {
+        (ONES * (127 + n)).wrapping_sub(low) & !x & (low + ONES * (127 - m)) & HIGH
+    };
+    while let Some(chunk) = v.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let low = x & LOW7;
+        let digit = between(low, x, u64::from(b'0' - 1), u64::from(b'9' + 1));
+        let folded = low | (ONES * 0x20);
+        let letter = between(folded, x, u64::from(b'a' - 1), u64::from(b'z' + 1));
+        let stop = !(digit | letter) & HIGH;
+        if stop != 0 {
+            return i + (stop.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < v.len() && v.get(i).is_some_and(u8::is_ascii_alphanumeric) {
+        i += 1;
+    }
+    i
+}
+
 struct Det<'a, 'c> {
     c: &'c Classifier,
     v: &'a [u8],
@@ -807,10 +838,7 @@ impl<'a> Det<'a, '_> {
                 continue;
             }
             if class == ALNUM {
-                let mut j = i + 1;
-                while j < n && RUN_CLASS[v[j] as usize] == ALNUM {
-                    j += 1;
-                }
+                let j = alnum_end(v, i + 1);
                 let prev = if i > 0 { v[i - 1] } else { b' ' };
                 i = if prev == b'_' {
                     j
@@ -1858,6 +1886,28 @@ mod tests {
     }
 
     #[test]
+    fn alnum_end_matches_a_byte_loop() {
+        let slow = |v: &[u8], i: usize| {
+            i + v
+                .get(i..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count()
+        };
+        // Every byte value at every position of a 17-byte run, from every start.
+        for b in 0..=255u8 {
+            for pos in 0..17 {
+                let mut v = *b"Az09azAZ90zaZA9a0";
+                v[pos] = b;
+                for start in 0..v.len() {
+                    assert_eq!(alnum_end(&v, start), slow(&v, start), "{b:#x} at {pos}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn type_order_follows_policy() {
         let c = classifier();
         assert_eq!(c.type_count(), 25);
@@ -2139,6 +2189,13 @@ mod props {
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn alnum_end_is_the_byte_loop(v in proptest::collection::vec(any::<u8>(), 0..64), start in 0usize..70) {
+            let want = start
+                + v.get(start..).unwrap_or_default().iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+            prop_assert_eq!(alnum_end(&v, start), want);
+        }
+
         #[test]
         fn never_panics(body in proptest::collection::vec(any::<u8>(), 0..200), key in "[a-z_]{0,12}") {
             let c = Classifier::new(&crate::config::load(b"").unwrap().policy.sensitive);
