@@ -142,8 +142,17 @@ struct Frame {
     array: bool,
     /// Start of this frame's own key area in the key arena.
     base: u32,
-    /// The key range that applies to values in this frame.
-    key: Option<(u32, u32)>,
+    /// The key that applies to values in this frame.
+    key: Option<KeyRef>,
+}
+
+/// Where a key's text is: a key without escapes is its bytes in the body (no copy), an
+/// escaped one its unescaped text in the key arena.
+#[derive(Debug, Clone, Copy)]
+struct KeyRef {
+    in_arena: bool,
+    start: usize,
+    end: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -395,21 +404,32 @@ impl Walker {
         }
     }
 
-    fn range(&self, f: usize) -> Option<&[u8]> {
-        let (s, e) = self.stack.get(f)?.key?;
-        self.keys.get(s as usize..e as usize)
+    fn text<'s>(&'s self, body: &'s [u8], k: KeyRef) -> Option<&'s [u8]> {
+        if k.in_arena {
+            self.keys.get(k.start..k.end)
+        } else {
+            body.get(k.start..k.end)
+        }
+    }
+
+    fn range<'s>(&'s self, body: &'s [u8], f: usize) -> Option<&'s [u8]> {
+        self.text(body, self.stack.get(f)?.key?)
     }
 
     /// The key that applies in frame `f` (`None`: no frame) and the key above the
     /// object that owns it (arrays inherit their key, so they are looked through).
-    fn keys_from(&self, f: Option<usize>) -> (Option<&[u8]>, Option<&[u8]>) {
+    fn keys_from<'s>(
+        &'s self,
+        body: &'s [u8],
+        f: Option<usize>,
+    ) -> (Option<&'s [u8]>, Option<&'s [u8]>) {
         let Some(f) = f else { return (None, None) };
         let mut owner = f;
         while owner > 0 && self.stack.get(owner).is_some_and(|fr| fr.array) {
             owner -= 1;
         }
-        let parent = owner.checked_sub(1).and_then(|p| self.range(p));
-        (self.range(f), parent)
+        let parent = owner.checked_sub(1).and_then(|p| self.range(body, p));
+        (self.range(body, f), parent)
     }
 
     /// Walks `body`, calling `visit` for every key and scalar in document order.
@@ -484,22 +504,30 @@ impl Walker {
                     let depth = self.stack.len();
                     if let Some(top) = self.stack.last_mut() {
                         self.keys.truncate(top.base as usize);
-                        let ks = self.keys.len() as u32;
-                        if escaped {
+                        top.key = Some(if escaped {
+                            let ks = self.keys.len();
                             self.keys.extend_from_slice(&self.buf);
+                            KeyRef {
+                                in_arena: true,
+                                start: ks,
+                                end: self.keys.len(),
+                            }
                         } else {
-                            self.keys.extend_from_slice(&body[start + 1..end]);
-                        }
-                        top.key = Some((ks, self.keys.len() as u32));
+                            KeyRef {
+                                in_arena: false,
+                                start: start + 1,
+                                end,
+                            }
+                        });
                     }
                     i = end + 1;
                     expect = Expect::Colon;
                     if skip.is_none() {
                         let text = match self.stack.last().and_then(|f| f.key) {
-                            Some((s, e)) => self.keys.get(s as usize..e as usize),
+                            Some(k) => self.text(body, k),
                             None => None,
                         };
-                        let (key, parent_key) = self.keys_from(depth.checked_sub(2));
+                        let (key, parent_key) = self.keys_from(body, depth.checked_sub(2));
                         let v = Value {
                             kind: Kind::Key,
                             text: text.unwrap_or_default(),
@@ -591,7 +619,8 @@ impl Walker {
                             Kind::String => &body[start + 1..end - 1],
                             _ => &body[start..end],
                         };
-                        let (key, parent_key) = self.keys_from(self.stack.len().checked_sub(1));
+                        let (key, parent_key) =
+                            self.keys_from(body, self.stack.len().checked_sub(1));
                         let v = Value {
                             kind,
                             text,
