@@ -714,6 +714,32 @@ static RUN_CLASS: [u8; 256] = {
     t
 };
 
+/// Whether a token `t` of letters and digits (not all digits) followed by the byte
+/// `next` is sure to match nothing in [`Det::mixed`], known from its first byte and
+/// length alone: every type there needs an upper-case first letter (IBAN, passports,
+/// permits, `AKIA`/`AIza`/`LTAI` keys), `eyJ` (JWT), `g`/`x`/`s` (token prefixes), a
+/// `b` and 14+ characters (bech32), a `1`/`3` and 26 to 35 (base58), 18 characters
+/// (USCC), or a short hex group before `:` or `-` (IPv6, MAC).
+/// Most words of prose, URLs and hex ids are none of these (`mixed_shortcut_is_sound`
+/// checks the claim against the full pass).
+fn mixed_cannot_match(t: &[u8], next: u8) -> bool {
+    let n = t.len();
+    let Some(&first) = t.first() else {
+        return true;
+    };
+    if n == 18 || (n <= 4 && matches!(next, b':' | b'-')) {
+        return false;
+    }
+    match first {
+        b'e' => !t.starts_with(b"eyJ"),
+        b'b' => n < 14,
+        b'g' | b'x' | b's' => false,
+        b'a'..=b'z' | b'0' | b'2' | b'4'..=b'9' => true,
+        b'1' | b'3' => !(26..=35).contains(&n),
+        _ => false,
+    }
+}
+
 /// The end of the run of ASCII letters and digits starting at `i` (`i` itself when
 /// `v[i]` is none): eight bytes per step (SWAR range tests, exact per byte because
 /// bytes with the high bit set are excluded first), then byte by byte.
@@ -1223,6 +1249,14 @@ impl<'a> Det<'a, '_> {
 
     /// A token with letters (or starting with letters).
     fn mixed(&mut self, i: usize, j: usize) -> Option<usize> {
+        if mixed_cannot_match(self.slice(i, j), self.at(j)) {
+            return None;
+        }
+        self.mixed_all(i, j)
+    }
+
+    /// [`Det::mixed`] without the shortcut.
+    fn mixed_all(&mut self, i: usize, j: usize) -> Option<usize> {
         let t = self.slice(i, j);
         let first = *t.first()?;
         let next = self.at(j);
@@ -2184,9 +2218,106 @@ mod tests {
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
+#[allow(clippy::unwrap_used)] // test helpers: clippy sees `cfg(all(test, ..))` as non-test
 mod props {
     use super::*;
     use proptest::prelude::*;
+
+    /// Checks the claim of [`mixed_cannot_match`] on every token of `v` that is not all
+    /// digits: where it holds, the full pass finds nothing and reports no end. Returns
+    /// how many tokens the full pass matched.
+    fn check_shortcut(v: &str, key: &str) -> Result<usize, TestCaseError> {
+        static C: std::sync::OnceLock<Classifier> = std::sync::OnceLock::new();
+        let c =
+            C.get_or_init(|| Classifier::new(&crate::config::load(b"").unwrap().policy.sensitive));
+        let kc = super::super::keys::classify(key.as_bytes(), None);
+        let b = v.as_bytes();
+        let mut matched = 0;
+        let mut i = 0;
+        while i < b.len() {
+            let j = alnum_end(b, i);
+            if j == i {
+                i += 1;
+                continue;
+            }
+            let t = &b[i..j];
+            if !t.iter().all(u8::is_ascii_digit) {
+                let mut out = Vec::new();
+                let mut d = Det {
+                    c,
+                    v: b,
+                    key: &kc,
+                    number: false,
+                    today: Date::new(2025, 1, 1).unwrap(),
+                    out: &mut out,
+                };
+                let end = d.mixed_all(i, j);
+                let hit = end.is_some() || !out.is_empty();
+                matched += usize::from(hit);
+                let next = b.get(j).copied().unwrap_or(0);
+                prop_assert!(
+                    !(hit && mixed_cannot_match(t, next)),
+                    "{v:?} under {key:?}: token at {i}..{j} ruled out, but {end:?} {out:?}"
+                );
+            }
+            i = j;
+        }
+        Ok(matched)
+    }
+
+    #[test]
+    fn mixed_shortcut_keeps_every_type() {
+        // A value of each type `mixed` finds, in the context it needs.
+        let samples = [
+            ("", "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+            ("", "AKIAIOSFODNN7EXAMPLE"),
+            ("", "token=ghp_1234567890abcdefghijklmnopqrstuvwxyz"),
+            ("", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"),
+            ("", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"),
+            ("", "GB82WEST12345698765432"),
+            ("", "DE89 3704 0044 0532 0130 00"),
+            ("", "91350100M000100Y43"),
+            ("passport_no", "E12345678"),
+            ("", "护照号码 EA1234567"),
+            ("hk_macau_permit", "H12345678"),
+            ("", "fe80::1ff:fe23:4567:890a"),
+            ("", "mac aa-bb-cc-dd-ee-ff"),
+            ("", "ab:cd:ef:01:23:45"),
+        ];
+        for (key, v) in samples {
+            let matched = check_shortcut(v, key).map_err(|e| e.to_string()).unwrap();
+            assert!(
+                matched > 0,
+                "{v:?} under {key:?}: the full pass matched no token"
+            );
+        }
+    }
+
+    /// Tokens of every shape [`Det::mixed`] looks at: prefixes of each type, lengths
+    /// around the boundaries, hex, upper- and lower-case starts.
+    fn token_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z][a-z0-9]{0,40}",
+            "[0-9][a-zA-Z0-9]{0,40}",
+            "[A-Z][A-Z0-9]{0,25}",
+            "[0-9a-f]{1,6}",
+            "(eyJ|ghp_|gho_|xoxb-|sk_live_|AIza|LTAI|AKIA|bc1|1|3|GB82|DE89|9135|H|E)[a-zA-Z0-9]{0,40}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        /// The claim of [`mixed_cannot_match`] on generated tokens in context.
+        #[test]
+        fn mixed_shortcut_is_sound(
+            before in "(| |passport |permit |护照 |iban |key=)",
+            t in token_like(),
+            after in "(|:|-|_|:1|::|-ab|-1| x|@a.cn|\\.[a-z]{1,3})",
+            key in prop::sample::select(vec!["", "passport", "iban", "token", "user_id", "wallet", "ip"]),
+        ) {
+            check_shortcut(&format!("{before}{t}{after}"), key)?;
+        }
+    }
 
     proptest! {
         #[test]
