@@ -655,7 +655,6 @@ fn pipe_to_shell(t: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -797,6 +796,12 @@ mod tests {
         assert!(!words_may_inject(b"standard delivery"));
         assert!(!words_may_inject(b"apple iphone 15"));
     }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
 
     /// Words for [`words_without_commands_never_fire`]: every command and prefix name,
     /// the words their argument rules look for, prose and numbers.

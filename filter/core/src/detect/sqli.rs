@@ -1522,7 +1522,6 @@ pub fn detect(t: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -1682,6 +1681,12 @@ mod tests {
         assert!(!words_may_inject(b"apple iphone 15"));
         assert!(words_may_inject(b"sort order by 2"));
     }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
 
     /// Words for [`words_without_keywords_never_fire`]: keywords, SQL names that are
     /// not keywords (functions without their parenthesis, schema names), numbers in

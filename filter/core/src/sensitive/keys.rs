@@ -990,7 +990,6 @@ impl KeyCache {
 #[cfg(test)]
 mod cache_tests {
     use super::*;
-    use proptest::prelude::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
@@ -1033,6 +1032,12 @@ mod cache_tests {
         let max = [b'a'; CACHED_KEY_MAX];
         assert_eq!(c.get(&max, Some(&max)), classify(&max, Some(&max)));
     }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
