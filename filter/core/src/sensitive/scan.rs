@@ -1255,7 +1255,10 @@ impl<'a> Det<'a, '_> {
         self.mixed_all(i, j)
     }
 
-    /// [`Det::mixed`] without the shortcut.
+    /// [`Det::mixed`] without the shortcut. Not inlined into [`Det::run`]: most tokens
+    /// never get here, and inlined it made `run` a Wasm function whose TurboFan
+    /// compilation left Envoy ~4 MiB larger at start (`scripts/wasm_functions.py`).
+    #[inline(never)]
     fn mixed_all(&mut self, i: usize, j: usize) -> Option<usize> {
         let t = self.slice(i, j);
         let first = *t.first()?;
