@@ -21,3 +21,15 @@ pub fn wrong<'a>(
         .filter(|c| detect(c) != want_detected)
         .collect()
 }
+
+/// A value of `words`, each followed by its separator, after `lead` (the property tests
+/// of the prose prefilters, native only), without trailing separators.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn joined(lead: &str, words: &[(String, String)]) -> String {
+    let mut v = lead.to_string();
+    for (w, sep) in words {
+        v.push_str(w);
+        v.push_str(sep);
+    }
+    v.trim_end().to_string()
+}

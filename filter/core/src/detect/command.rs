@@ -860,12 +860,7 @@ mod props {
             lead in " {0,2}",
             words in proptest::collection::vec((word(), " {1,2}"), 1..6),
         ) {
-            let mut v = lead;
-            for (w, sep) in words {
-                v.push_str(&w);
-                v.push_str(&sep);
-            }
-            let v = v.trim_end();
+            let v = crate::test_util::joined(&lead, &words);
             if !words_may_inject(v.as_bytes()) {
                 prop_assert!(!detect(v.as_bytes()), "{v:?}");
             }
