@@ -980,8 +980,13 @@ impl KeyCache {
         slot.used = true;
         slot.len = key.len() as u8;
         slot.parent_len = parent_len;
-        slot.key[..key.len()].copy_from_slice(key);
-        slot.parent[..p.len()].copy_from_slice(p);
+        // Both fit (checked above); `get_mut` keeps the filter free of panicking indexing.
+        if let Some(k) = slot.key.get_mut(..key.len()) {
+            k.copy_from_slice(key);
+        }
+        if let Some(q) = slot.parent.get_mut(..p.len()) {
+            q.copy_from_slice(p);
+        }
         slot.ctx = ctx;
         ctx
     }
