@@ -323,6 +323,17 @@ impl Envoy {
         self.child.id()
     }
 
+    /// Envoy's resident memory (`VmRSS` of `/proc/<pid>/status`), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("/proc/<pid>/status of Envoy");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
+    }
+
     /// Base URL of the listener.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)

@@ -263,18 +263,6 @@ fn behavioural_alerts_fire_once_per_window() {
     meshward_e2e::schema::validate_records(&recs).unwrap_or_else(|e| panic!("{e}"));
 }
 
-fn rss_kb(envoy: &Envoy) -> u64 {
-    let pid = envoy.pid();
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("VmRSS:")
-                .map(|v| v.trim().trim_end_matches(" kB").parse().unwrap())
-        })
-        .unwrap()
-}
-
 #[test]
 fn state_stays_bounded_with_100k_distinct_actors() {
     let up = upstream();
@@ -307,9 +295,9 @@ fn state_stays_bounded_with_100k_distinct_actors() {
         }
     };
     send_range(0, 20_000);
-    let warm = rss_kb(&envoy);
+    let warm = envoy.rss_kib();
     send_range(20_000, 100_000);
-    let end = rss_kb(&envoy);
+    let end = envoy.rss_kib();
     assert!(
         end < warm + 16 * 1024,
         "resident memory grew from {warm} kB to {end} kB after 80k more actors"

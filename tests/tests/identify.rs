@@ -569,16 +569,6 @@ fn the_inventory_stays_bounded_under_100k_random_paths() {
     let sink = Sink::start();
     let envoy = start(json!({"apis": {"max_endpoints": 500}}), &up, &sink);
     let url = Arc::new(envoy.url(""));
-    let rss = || -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", envoy.pid()))
-            .unwrap()
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("VmRSS:")
-                    .map(|v| v.trim().trim_end_matches(" kB").parse().unwrap())
-            })
-            .unwrap()
-    };
     let run = |from: u64, to: u64| {
         let hs: Vec<_> = (0..4u64)
             .map(|t| {
@@ -604,9 +594,9 @@ fn the_inventory_stays_bounded_under_100k_random_paths() {
         }
     };
     run(0, 20_000);
-    let warm = rss();
+    let warm = envoy.rss_kib();
     run(20_000, 100_000);
-    let end = rss();
+    let end = envoy.rss_kib();
     assert_eq!(
         envoy.metric("meshward_endpoints{}"),
         500.0,
