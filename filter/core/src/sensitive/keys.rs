@@ -894,49 +894,88 @@ mod tests {
     }
 }
 
-/// A small two-way set-associative cache of key classifications (keys repeat across
+/// A small four-way set-associative cache of key classifications (keys repeat across
 /// the records of a body and across requests of an API): 512 slots of ~100 bytes,
 /// allocated on first use. A slot holds the key and its parent key themselves (a hash
-/// only picks the slot), so a hit is always the classification of the same pair: a
+/// only picks the set), so a hit is always the classification of the same pair: a
 /// body cannot plant a classification for another pair by colliding hashes. Keys or
 /// parents longer than [`CACHED_KEY_MAX`] bytes bypass it.
+///
+/// Keys are read as little-endian 64-bit words, zero-padded: one copy gives both the
+/// hash and the words a slot is compared with (no byte loop, no `memcmp`). Four ways
+/// keep three or four hot pairs that share a set from evicting each other on every
+/// request (two ways did, for one unlucky set of the bench).
 #[derive(Debug, Default)]
 pub struct KeyCache {
     slots: Vec<Slot>,
+    /// Round-robin victim choice when a set is full.
+    clock: usize,
 }
 
 /// The longest key (and parent key) the cache holds, in bytes.
 pub const CACHED_KEY_MAX: usize = 40;
 
-#[derive(Debug, Clone, Copy)]
+/// [`CACHED_KEY_MAX`] in 64-bit words.
+const WORDS: usize = CACHED_KEY_MAX / 8;
+
+#[derive(Debug, Clone, Copy, Default)]
 struct Slot {
     used: bool,
     len: u8,
     /// 0: no parent; otherwise the parent's length + 1.
     parent_len: u8,
-    key: [u8; CACHED_KEY_MAX],
-    parent: [u8; CACHED_KEY_MAX],
+    key: [u64; WORDS],
+    parent: [u64; WORDS],
     ctx: KeyCtx,
 }
 
-impl Default for Slot {
-    fn default() -> Self {
-        Slot {
-            used: false,
-            len: 0,
-            parent_len: 0,
-            key: [0; CACHED_KEY_MAX],
-            parent: [0; CACHED_KEY_MAX],
-            ctx: KeyCtx::default(),
-        }
+const SLOTS: usize = 512;
+const WAYS: usize = 4;
+
+/// `b` (at most [`CACHED_KEY_MAX`] bytes; longer is cut) as little-endian words,
+/// zero-padded.
+fn words(b: &[u8]) -> [u64; WORDS] {
+    let mut buf = [0u8; CACHED_KEY_MAX];
+    let n = b.len().min(CACHED_KEY_MAX);
+    if let (Some(d), Some(s)) = (buf.get_mut(..n), b.get(..n)) {
+        d.copy_from_slice(s);
     }
+    let mut out = [0u64; WORDS];
+    for (o, c) in out.iter_mut().zip(buf.chunks_exact(8)) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        *o = u64::from_le_bytes(a);
+    }
+    out
 }
 
-const SLOTS: usize = 512;
+/// Mixes the words into `h` (FxHash's step; the set index takes the top bits, which
+/// depend on every input bit).
+fn mix(h: u64, w: &[u64; WORDS]) -> u64 {
+    let mut h = h;
+    for &x in w {
+        h = (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    h
+}
 
-fn fnv(h: u64, b: &[u8]) -> u64 {
-    b.iter()
-        .fold(h, |h, &x| (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3))
+/// `a == b`, without a branch per word.
+fn same(a: &[u64; WORDS], b: &[u64; WORDS]) -> bool {
+    let mut d = 0;
+    for (x, y) in a.iter().zip(b) {
+        d |= x ^ y;
+    }
+    d == 0
+}
+
+/// The first slot of a pair's set (it lives in one of the [`WAYS`] slots from there)
+/// and its words. `parent_len` as in [`Slot`].
+fn locate(key: &[u8], parent: &[u8], parent_len: u8) -> (usize, [u64; WORDS], [u64; WORDS]) {
+    let (kw, pw) = (words(key), words(parent));
+    let seed = (key.len() as u64) << 8 | u64::from(parent_len);
+    let h = mix(mix(seed, &pw), &kw);
+    let set = (h >> (64 - (SLOTS / WAYS).trailing_zeros())) as usize;
+    (set * WAYS, kw, pw)
 }
 
 impl KeyCache {
@@ -950,44 +989,39 @@ impl KeyCache {
         if self.slots.is_empty() {
             self.slots = vec![Slot::default(); SLOTS];
         }
-        // Two-way set associative: a pair lives in slot `idx` or `idx ^ 1`.
-        let h = fnv(fnv(0xcbf2_9ce4_8422_2325 ^ u64::from(parent_len), p), key);
-        let idx = ((h ^ h >> 32) as usize) % SLOTS;
-        let hit = |s: &Slot| {
-            s.used
+        let (first, kw, pw) = locate(key, p, parent_len);
+        let Some(set) = self.slots.get_mut(first..first + WAYS) else {
+            return classify(key, parent);
+        };
+        for s in set.iter() {
+            if s.used
                 && usize::from(s.len) == key.len()
                 && s.parent_len == parent_len
-                && s.key.get(..key.len()) == Some(key)
-                && s.parent.get(..p.len()) == Some(p)
-        };
-        for i in [idx, idx ^ 1] {
-            if let Some(s) = self.slots.get(i).filter(|s| hit(s)) {
+                && same(&s.key, &kw)
+                && same(&s.parent, &pw)
+            {
                 return s.ctx;
             }
         }
         let ctx = classify(key, parent);
-        // Replace an empty way, else alternate.
-        let victim = if self.slots.get(idx).is_some_and(|s| !s.used) {
-            idx
-        } else if self.slots.get(idx ^ 1).is_some_and(|s| !s.used) {
-            idx ^ 1
-        } else {
-            idx ^ (key.len() & 1)
+        // An empty way, else round robin.
+        let way = match set.iter().position(|s| !s.used) {
+            Some(w) => w,
+            None => {
+                self.clock = self.clock.wrapping_add(1);
+                self.clock % WAYS
+            }
         };
-        let Some(slot) = self.slots.get_mut(victim) else {
-            return ctx;
-        };
-        slot.used = true;
-        slot.len = key.len() as u8;
-        slot.parent_len = parent_len;
-        // Both fit (checked above); `get_mut` keeps the filter free of panicking indexing.
-        if let Some(k) = slot.key.get_mut(..key.len()) {
-            k.copy_from_slice(key);
+        if let Some(slot) = set.get_mut(way) {
+            *slot = Slot {
+                used: true,
+                len: key.len() as u8,
+                parent_len,
+                key: kw,
+                parent: pw,
+                ctx,
+            };
         }
-        if let Some(q) = slot.parent.get_mut(..p.len()) {
-            q.copy_from_slice(p);
-        }
-        slot.ctx = ctx;
         ctx
     }
 }
@@ -1026,6 +1060,50 @@ mod cache_tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn zero_padding_never_merges_keys() {
+        // Slots hold zero-padded words: `""` and `"\0"` have the same words and differ
+        // in length only (and classify differently under a person parent).
+        assert_ne!(
+            classify(b"", Some(b"customer")),
+            classify(b"\0", Some(b"customer"))
+        );
+        // A parent under which both land in the same set, so one evicts or shadows the
+        // other unless the length is compared.
+        let p = (0..10_000)
+            .map(|i| format!("customer_{i}"))
+            .find(|p| {
+                let l = p.len() as u8 + 1;
+                locate(b"", p.as_bytes(), l).0 == locate(b"\0", p.as_bytes(), l).0
+            })
+            .unwrap();
+        assert_ne!(
+            classify(b"", Some(p.as_bytes())),
+            classify(b"\0", Some(p.as_bytes()))
+        );
+        let mut c = KeyCache::default();
+        for k in [&b""[..], b"\0", b"", b"\0", b"\0\0"] {
+            assert_eq!(
+                c.get(k, Some(p.as_bytes())),
+                classify(k, Some(p.as_bytes()))
+            );
+        }
+        let mut c = KeyCache::default();
+        for k in [&b""[..], b"\0", b"", b"\0\0", b"\0"] {
+            for p in [Some(&b"customer"[..]), Some(b"customer\0"), None, Some(b"")] {
+                assert_eq!(c.get(k, p), classify(k, p), "{k:?} under {p:?}");
+            }
+        }
+        assert_eq!(
+            words(b"abcdefghij")[..2],
+            [
+                u64::from_le_bytes(*b"abcdefgh"),
+                u64::from_le_bytes(*b"ij\0\0\0\0\0\0")
+            ]
+        );
+        assert_eq!(words(b"abcdefghij")[2..], [0, 0, 0]);
     }
 
     #[test]
