@@ -254,14 +254,15 @@ fn is_command_name(w: &[u8]) -> bool {
 }
 
 /// Whether a value made only of words (lower-case ASCII letters and digits) separated
-/// by spaces could be a command injection at all: only when its first word names a
+/// by spaces, commas and full stops could be a command injection at all: only when its
+/// first word (up to a space or a comma: `id,` runs `id`) names a
 /// command (the value itself as a command line, `sleep 5`, `net user`) or it holds a
 /// [`WORD_ANYWHERE`] form. Every other rule needs a separator, a path, a quote or a
 /// parenthesis. Lets the caller skip [`detect`] for prose such as `standard delivery`
 /// (`words_without_commands_never_fire` checks the claim against [`detect`]).
 pub fn words_may_inject(t: &[u8]) -> bool {
     let first = t
-        .split(|&b| b == b' ')
+        .split(|&b| matches!(b, b' ' | b','))
         .find(|w| !w.is_empty())
         .unwrap_or_default();
     is_command_name(first) || WORD_ANYWHERE.iter().any(|p| super::contains(t, p))
@@ -781,6 +782,13 @@ mod tests {
             "ls",
             "uname",
             "x powershell iex y",
+            "id,",
+            "id, whoami",
+            "sleep 5.",
+            "ping 1.2.3.4",
+            "x powershell,iex y",
+            "x powershell.iex y",
+            "x. powershell iex",
         ];
         let mut flagged = 0;
         for v in samples {
@@ -795,6 +803,9 @@ mod tests {
         );
         assert!(!words_may_inject(b"standard delivery"));
         assert!(!words_may_inject(b"apple iphone 15"));
+        // A comma ends the first word.
+        assert!(!words_may_inject(b"3863 oak avenue, boston"));
+        assert!(words_may_inject(b"id,x"));
     }
 }
 
@@ -842,6 +853,11 @@ mod props {
             "q",
             "nop",
             "enc",
+            ".",
+            "..",
+            "x.sh",
+            "evil.com",
+            "1.2.3.4",
         ] {
             dict.push(w.to_string());
         }
@@ -857,8 +873,8 @@ mod props {
         /// flagged by [`detect`].
         #[test]
         fn words_without_commands_never_fire(
-            lead in " {0,2}",
-            words in proptest::collection::vec((word(), " {1,2}"), 1..6),
+            lead in "[ ,.]{0,2}",
+            words in proptest::collection::vec((word(), "[ ,.]{1,2}|, |\\. "), 1..6),
         ) {
             let v = crate::test_util::joined(&lead, &words);
             if !words_may_inject(v.as_bytes()) {

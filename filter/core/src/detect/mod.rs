@@ -227,11 +227,12 @@ fn needs_present(t: &[u8]) -> u8 {
     t.iter().fold(0, |m, &b| m | NEEDS[usize::from(b)])
 }
 
-/// Whether `t` is only lower-case ASCII letters, digits and spaces (see
-/// [`sqli::words_may_inject`], [`command::words_may_inject`]).
+/// Whether `t` is only lower-case ASCII letters, digits, spaces, commas and full stops
+/// (`3863 oak avenue, boston`; see [`sqli::words_may_inject`],
+/// [`command::words_may_inject`]).
 fn is_words(t: &[u8]) -> bool {
     t.iter()
-        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b' ')
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b' ' | b',' | b'.'))
 }
 
 /// Payload detector, built once per configuration.
@@ -354,8 +355,8 @@ impl Detector {
             }
             return;
         }
-        // Prose (lower-case words and spaces) reaches SQLi and command injection only
-        // with a keyword or a command name among its words.
+        // Prose (lower-case words, spaces, commas, full stops) reaches SQLi and command
+        // injection only with a keyword or a command name among its words.
         let words = is_words(t);
         if on.contains(Family::Sqli) && (!words || sqli::words_may_inject(t)) && sqli::detect(t) {
             found.insert(Family::Sqli);

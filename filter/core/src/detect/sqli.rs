@@ -281,14 +281,15 @@ fn keyword(w: &[u8]) -> Option<Tk> {
 }
 
 /// Whether a value made only of words (lower-case ASCII letters and digits) separated
-/// by spaces could be an injection at all: only when one of its words is a keyword
+/// by spaces, commas and full stops could be an injection at all: only when one of its
+/// words (split at all three) is a keyword
 /// (or `order`/`group`, which fold with `by`). Without one, every token is a bare word
 /// or a number (functions need `(`, strings a quote, comments and operators their
 /// punctuation), and no rule takes evidence from those alone. Lets the caller skip
 /// [`detect`] for prose such as `standard delivery` (`words_without_keywords_never_fire`
 /// checks the claim against [`detect`]).
 pub fn words_may_inject(t: &[u8]) -> bool {
-    t.split(|&b| b == b' ')
+    t.split(|&b| matches!(b, b' ' | b',' | b'.'))
         .any(|w| keyword(w).is_some() || w == b"order" || w == b"group")
 }
 
@@ -1665,6 +1666,9 @@ mod tests {
             "1 and 1",
             "1 union select 1",
             "admin or 1",
+            "1, union select a.b, c from d.e",
+            "x. or 1",
+            "1.5 or 1.5",
         ];
         let mut flagged = 0;
         for v in samples {
@@ -1680,6 +1684,10 @@ mod tests {
         assert!(!words_may_inject(b"standard delivery"));
         assert!(!words_may_inject(b"apple iphone 15"));
         assert!(words_may_inject(b"sort order by 2"));
+        // Commas and full stops separate words too.
+        assert!(!words_may_inject(b"3863 oak avenue, boston"));
+        assert!(words_may_inject(b"a,union"));
+        assert!(words_may_inject(b"a.select"));
     }
 }
 
@@ -1764,6 +1772,12 @@ mod props {
             "delivery",
             "apple",
             "iphone",
+            "1.5",
+            ".5",
+            "1.",
+            "users.password",
+            "information_schema.tables",
+            "1e5.1",
         ];
         prop_oneof![
             4 => prop::sample::select(dict).prop_map(str::to_string),
@@ -1777,8 +1791,8 @@ mod props {
         /// flagged by [`detect`].
         #[test]
         fn words_without_keywords_never_fire(
-            lead in " {0,2}",
-            words in proptest::collection::vec((word(), " {1,2}"), 1..8),
+            lead in "[ ,.]{0,2}",
+            words in proptest::collection::vec((word(), "[ ,.]{1,2}|, |\\. "), 1..8),
         ) {
             let v = crate::test_util::joined(&lead, &words);
             if !words_may_inject(v.as_bytes()) {
