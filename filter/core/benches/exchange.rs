@@ -21,7 +21,7 @@
 mod pii;
 
 use meshward_core::clock::Clock;
-use meshward_core::events::entry_into;
+use meshward_core::events::{entry_into, Frame};
 use meshward_core::exchange::{
     Direction, Exchange, Header, OutRecord, RequestInfo, ResponseInfo, StreamEnd,
 };
@@ -320,19 +320,26 @@ fn one(rt: &Runtime, host: &dyn Host, r: &Req, resp: &[u8], t: &mut Stages, time
     lap(t, 4);
     let mut bytes = 0;
     if let Some(ev) = rt.policy.events.as_ref() {
-        // As the filter does: appended to the event queue's one buffer, which a batch
-        // empties (here: every request).
-        QUEUE_BUF.with_borrow_mut(|(buf, scratch)| {
+        // As the filter does: appended to the event queue's buffer, then joined into a
+        // batch body (here: every request; OTLP entries get their envelope there).
+        QUEUE_BUF.with_borrow_mut(|(buf, ends, frame)| {
             buf.clear();
+            ends.clear();
             for rec in &records {
                 let _ = match rec {
-                    OutRecord::Call(c) => entry_into(ev.format, c.as_ref(), buf, scratch),
-                    OutRecord::Endpoint(e) => entry_into(ev.format, e, buf, scratch),
-                    OutRecord::Alert(a) => entry_into(ev.format, a, buf, scratch),
-                    OutRecord::Finding(f) => entry_into(ev.format, f, buf, scratch),
+                    OutRecord::Call(c) => entry_into(ev.format, c.as_ref(), buf),
+                    OutRecord::Endpoint(e) => entry_into(ev.format, e, buf),
+                    OutRecord::Alert(a) => entry_into(ev.format, a, buf),
+                    OutRecord::Finding(f) => entry_into(ev.format, f, buf),
                 };
+                ends.push(buf.len());
             }
-            bytes = black_box(buf.len());
+            // Built once per worker, as the filter's queue does.
+            let frame = frame
+                .get_or_insert_with(|| Frame::new(ev.format, "bench.svc", meshward_core::VERSION));
+            let starts = std::iter::once(0).chain(ends.iter().copied());
+            let parts = starts.zip(ends.iter()).map(|(s, &e)| &buf[s..e]);
+            bytes = black_box(frame.body(parts, buf.len()).len());
         });
     }
     lap(t, 5);
@@ -340,8 +347,8 @@ fn one(rt: &Runtime, host: &dyn Host, r: &Req, resp: &[u8], t: &mut Stages, time
 }
 
 thread_local! {
-    static QUEUE_BUF: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    static QUEUE_BUF: std::cell::RefCell<(Vec<u8>, Vec<usize>, Option<Frame>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new(), None)) };
 }
 
 fn runtime(setup: &str) -> Runtime {

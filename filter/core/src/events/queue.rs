@@ -187,8 +187,6 @@ pub struct EventQueue {
     queued: Chunks,
     /// The entry being encoded (kept between records; as long as the longest record).
     stage: Vec<u8>,
-    /// The record JSON of an OTLP entry on its way (see [`entry_into`]).
-    scratch: Vec<u8>,
     in_flight: Option<InFlight>,
     last_flush_ms: u64,
     dropped_full: u64,
@@ -202,7 +200,6 @@ impl EventQueue {
             frame,
             queued: Chunks::default(),
             stage: Vec::new(),
-            scratch: Vec::new(),
             in_flight: None,
             last_flush_ms: now_ms,
             dropped_full: 0,
@@ -241,10 +238,7 @@ impl EventQueue {
     /// the queue as it was and is returned.
     pub fn push_record<R: Record>(&mut self, record: &R) -> Result<bool, serde_json::Error> {
         let format = self.frame.format;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let r = self.push_with(|out| entry_into(format, record, out, &mut scratch));
-        self.scratch = scratch;
-        r
+        self.push_with(|out| entry_into(format, record, out))
     }
 
     /// Queues the record that `encode` writes (into a buffer the queue keeps, then
