@@ -3,8 +3,8 @@
 //! straight into the queue's buffer; a batch is the entries joined inside the format's
 //! frame. An OTLP entry is queued compact (the record JSON behind a few bytes of its
 //! attributes) and gets its `logRecord` envelope when its batch is built: the envelope
-//! and the escaping of the record JSON as a string are ~35 % of an OTLP entry, so a
-//! backlog (a slow or absent collector) holds that much less.
+//! and the escaping of the record JSON as a string are ~45 % of an OTLP entry (the
+//! bench's traffic), so a backlog (a slow or absent collector) holds that much less.
 
 use super::record::{Meta, Record, Severity};
 use crate::config::raw::EventFormat;
@@ -42,13 +42,15 @@ pub fn entry_into<R: Record>(
 /// Marks an absent string attribute in a compact entry.
 const ABSENT: u16 = u16::MAX;
 
-/// The attributes of a compact OTLP entry: `ts` (u64), severity (u8), status (u16,
-/// 0 = none), then `kind`, `action`, `method`, `template` each as a u16 length
+/// The attributes of a compact OTLP entry: `ts` (u64), severity (u8), whether there is
+/// a status (u8, 0 or 1) and the status (u16), then `kind`, `action`, `method`,
+/// `template` each as a u16 length
 /// ([`ABSENT`] = none) and the bytes; all little-endian. Strings longer than 64 KiB - 2
 /// are cut at a character boundary (templates are bounded far below that).
 fn compact_meta(m: &Meta<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(&m.ts.to_le_bytes());
     out.push(m.severity.number());
+    out.push(u8::from(m.status.is_some()));
     out.extend_from_slice(&m.status.unwrap_or(0).to_le_bytes());
     for v in [Some(m.kind), m.action, m.method, m.template] {
         match v {
@@ -70,6 +72,7 @@ fn compact_meta(m: &Meta<'_>, out: &mut Vec<u8>) {
 fn parse_compact(e: &[u8]) -> Option<(CompactMeta<'_>, &[u8])> {
     let (ts, e) = e.split_first_chunk::<8>()?;
     let (&sev, e) = e.split_first()?;
+    let (&has_status, e) = e.split_first()?;
     let (status, mut e) = e.split_first_chunk::<2>()?;
     let mut strs: [Option<&str>; 4] = [None; 4];
     for v in &mut strs {
@@ -90,7 +93,11 @@ fn parse_compact(e: &[u8]) -> Option<(CompactMeta<'_>, &[u8])> {
     let meta = CompactMeta {
         ts: u64::from_le_bytes(*ts),
         severity,
-        status: (status != 0).then_some(status),
+        status: match has_status {
+            0 => None,
+            1 => Some(status),
+            _ => return None,
+        },
         kind: kind?,
         action,
         method,
@@ -405,6 +412,39 @@ mod tests {
     }
 
     #[test]
+    fn a_status_of_zero_is_a_status() {
+        // A call that got no response (a reset) has status 0, which OTLP still carries.
+        let mut c = call();
+        c.status = 0;
+        let v: serde_json::Value =
+            serde_json::from_slice(&entry(EventFormat::Otlp, &c).unwrap()).unwrap();
+        assert!(v["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["key"] == "http.response.status_code" && a["value"]["intValue"] == "0"));
+        // Endpoint records have none.
+        let ep = EndpointRecord {
+            v: 1,
+            kind: "endpoint",
+            ts: 1,
+            config: "c".into(),
+            service: "s".into(),
+            api: ApiInfo::default(),
+            declared: false,
+            level: 0,
+            first_seen_by: FirstSeenBy::default(),
+        };
+        let v: serde_json::Value =
+            serde_json::from_slice(&entry(EventFormat::Otlp, &ep).unwrap()).unwrap();
+        assert!(!v["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["key"] == "http.response.status_code"));
+    }
+
+    #[test]
     fn a_damaged_entry_is_left_out_and_the_body_stays_valid() {
         let f = Frame::new(EventFormat::Otlp, "svc", "v");
         let mut good = Vec::new();
@@ -412,7 +452,16 @@ mod tests {
         let cut = &good[..20];
         let mut bad_severity = good.clone();
         bad_severity[8] = 42;
-        let entries = [&good[..], b"", cut, &bad_severity[..], &good[..]];
+        let mut bad_flag = good.clone();
+        bad_flag[9] = 7;
+        let entries = [
+            &good[..],
+            b"",
+            cut,
+            &bad_severity[..],
+            &bad_flag[..],
+            &good[..],
+        ];
         let body = f.body(entries.into_iter(), 0);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         let recs = v["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
