@@ -494,3 +494,66 @@ mod tests {
         assert_eq!(inner["api"]["path"].as_str().unwrap().len(), 90_000);
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod props {
+    use super::super::record::*;
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes as queue entries: the batch is built without a panic and is valid
+        /// JSON holding one `logRecord` per entry that parses as a compact entry.
+        #[test]
+        fn any_entries_give_a_valid_batch(
+            entries in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8),
+        ) {
+            let f = Frame::new(EventFormat::Otlp, "svc", "v");
+            let body = f.body(entries.iter().map(Vec::as_slice), 0);
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let n = v["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap().len();
+            let parsed = entries.iter().filter(|e| parse_compact(e).is_some()).count();
+            prop_assert_eq!(n, parsed);
+        }
+
+        /// Whatever the texts (quotes, backslashes, control and non-ASCII characters),
+        /// a queued record's `logRecord` carries the record JSON and the attributes.
+        #[test]
+        fn records_round_trip(
+            method in "\\PC{0,12}",
+            path in "\\PC{0,40}",
+            action in "[a-z_]{1,12}",
+            status in proptest::option::of(any::<u16>()),
+            ts in any::<u64>(),
+        ) {
+            let c = CallRecord {
+                v: 1,
+                kind: "call",
+                ts,
+                api: ApiInfo { method: method.clone(), path: path.clone(), ..Default::default() },
+                status: status.unwrap_or(0),
+                action: Box::leak(action.into_boxed_str()),
+                ..Default::default()
+            };
+            let mut queued = Vec::new();
+            entry_into(EventFormat::Otlp, &c, &mut queued).unwrap();
+            let f = Frame::new(EventFormat::Otlp, "svc", "v");
+            let body = f.body(std::iter::once(queued.as_slice()), queued.len());
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let rec = &v["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+            let inner = rec["body"]["stringValue"].as_str().unwrap().to_string();
+            let ndjson = entry(EventFormat::Ndjson, &c).unwrap();
+            prop_assert_eq!(inner.as_bytes(), ndjson.as_slice());
+            let attr = |k: &str| -> String {
+                let a = rec["attributes"].as_array().unwrap().iter().find(|a| a["key"] == k);
+                let v = &a.unwrap()["value"];
+                v["stringValue"].as_str().or(v["intValue"].as_str()).unwrap().to_string()
+            };
+            prop_assert_eq!(attr("http.request.method"), method);
+            prop_assert_eq!(attr("url.template"), path);
+            prop_assert_eq!(attr("http.response.status_code"), c.status.to_string());
+            let nanos = ts.saturating_mul(1_000_000).to_string();
+            prop_assert_eq!(rec["timeUnixNano"].as_str(), Some(nanos.as_str()));
+        }
+    }
+}
