@@ -334,9 +334,13 @@ fn one(rt: &Runtime, host: &dyn Host, r: &Req, resp: &[u8], t: &mut Stages, time
                 };
                 ends.push(buf.len());
             }
-            // Built once per worker, as the filter's queue does.
-            let frame = frame
-                .get_or_insert_with(|| Frame::new(ev.format, "bench.svc", meshward_core::VERSION));
+            // Built once per worker (and format), as the filter's queue does.
+            if frame.as_ref().map(|f| f.format) != Some(ev.format) {
+                *frame = Some(Frame::new(ev.format, "bench.svc", meshward_core::VERSION));
+            }
+            let Some(frame) = frame.as_ref() else {
+                return;
+            };
             let starts = std::iter::once(0).chain(ends.iter().copied());
             let parts = starts.zip(ends.iter()).map(|(s, &e)| &buf[s..e]);
             bytes = black_box(frame.body(parts, buf.len()).len());
