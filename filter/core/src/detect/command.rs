@@ -201,8 +201,9 @@ const EXEC_CALLS_LIST: &[&[u8]] = &[
     b"execsync(",
 ];
 
-/// The [`ANYWHERE_LIST`] forms made only of words and spaces (the others need
-/// punctuation); `word_forms_are_listed` keeps the two lists in step.
+/// The [`ANYWHERE_LIST`] forms made only of words, spaces and commas (the others need
+/// other punctuation, or a full stop, which [`words_may_inject`] never rules out);
+/// `word_forms_are_listed` keeps the two lists in step.
 const WORD_ANYWHERE: &[&[u8]] = &[b"powershell iex"];
 
 /// Prefix commands that take a command after them (`sudo id`).
@@ -254,13 +255,19 @@ fn is_command_name(w: &[u8]) -> bool {
 }
 
 /// Whether a value made only of words (lower-case ASCII letters and digits) separated
-/// by spaces, commas and full stops could be a command injection at all: only when its
-/// first word (up to a space or a comma: `id,` runs `id`) names a
+/// by spaces, commas and full stops could be a command injection at all: with a full
+/// stop always (`whoami.exe`, `java.lang.runtime`), otherwise only when its first word
+/// (up to a space or a comma: `id,` runs `id`) names a
 /// command (the value itself as a command line, `sleep 5`, `net user`) or it holds a
 /// [`WORD_ANYWHERE`] form. Every other rule needs a separator, a path, a quote or a
 /// parenthesis. Lets the caller skip [`detect`] for prose such as `standard delivery`
 /// (`words_without_commands_never_fire` checks the claim against [`detect`]).
 pub fn words_may_inject(t: &[u8]) -> bool {
+    // A full stop may belong to a command's word (`whoami.exe`, `java.lang.runtime`):
+    // only prose without one is ruled out.
+    if t.contains(&b'.') {
+        return true;
+    }
     let first = t
         .split(|&b| matches!(b, b' ' | b','))
         .find(|w| !w.is_empty())
@@ -738,7 +745,7 @@ mod tests {
     fn word_forms_are_listed() {
         let words_only = |p: &[u8]| {
             p.iter()
-                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b' ')
+                .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b' ' || b == b',')
         };
         let listed: Vec<&[u8]> = ANYWHERE_LIST
             .iter()
@@ -789,6 +796,14 @@ mod tests {
             "x powershell,iex y",
             "x powershell.iex y",
             "x. powershell iex",
+            // Found by review: `.exe` and dotted forms are words of the detector.
+            "whoami.exe ,",
+            "id.exe ,",
+            "sleep.exe 5",
+            "ping.exe 10.0.0.1",
+            "nc.exe 10.0.0.1 4444",
+            "x powershell.exe y",
+            "java.lang.runtime x",
         ];
         let mut flagged = 0;
         for v in samples {
@@ -798,7 +813,7 @@ mod tests {
             }
         }
         assert!(
-            flagged >= 6,
+            flagged >= 12,
             "too few words-only samples flagged: {flagged}"
         );
         assert!(!words_may_inject(b"standard delivery"));
@@ -858,6 +873,12 @@ mod props {
             "x.sh",
             "evil.com",
             "1.2.3.4",
+            "id.exe",
+            "whoami.exe",
+            "sleep.exe",
+            "powershell.exe",
+            "java.lang.runtime",
+            "cmd.exe",
         ] {
             dict.push(w.to_string());
         }

@@ -282,15 +282,20 @@ fn keyword(w: &[u8]) -> Option<Tk> {
 
 /// Whether a value made only of words (lower-case ASCII letters and digits) separated
 /// by spaces, commas and full stops could be an injection at all: only when one of its
-/// words (split at all three) is a keyword
+/// words (split at all three, and any tail of a word that starts with a digit: `1or`)
+/// is a keyword
 /// (or `order`/`group`, which fold with `by`). Without one, every token is a bare word
 /// or a number (functions need `(`, strings a quote, comments and operators their
 /// punctuation), and no rule takes evidence from those alone. Lets the caller skip
 /// [`detect`] for prose such as `standard delivery` (`words_without_keywords_never_fire`
 /// checks the claim against [`detect`]).
 pub fn words_may_inject(t: &[u8]) -> bool {
-    t.split(|&b| matches!(b, b' ' | b',' | b'.'))
-        .any(|w| keyword(w).is_some() || w == b"order" || w == b"group")
+    let kw = |w: &[u8]| keyword(w).is_some() || w == b"order" || w == b"group";
+    t.split(|&b| matches!(b, b' ' | b',' | b'.')).any(|w| {
+        // The lexer ends a number where a letter follows (`1or`, `1.5and`,
+        // `0x1fxor`): the tail of a word starting with a digit may be a keyword.
+        kw(w) || (w.first().is_some_and(u8::is_ascii_digit) && (1..w.len()).any(|i| kw(&w[i..])))
+    })
 }
 
 fn is_word_byte(b: u8) -> bool {
@@ -1669,6 +1674,13 @@ mod tests {
             "1, union select a.b, c from d.e",
             "x. or 1",
             "1.5 or 1.5",
+            // Found by review: keywords glued to numbers.
+            "1or 1like 1",
+            "2xor 1like 1e5",
+            "1.5or 1like 1",
+            "1and 1like 1.5",
+            "1and 1like 1.",
+            "1.0or 1.0like 1.0",
         ];
         let mut flagged = 0;
         for v in samples {
@@ -1778,6 +1790,18 @@ mod props {
             "users.password",
             "information_schema.tables",
             "1e5.1",
+            "1or",
+            "1and",
+            "2xor",
+            "1like",
+            "1.5or",
+            "0x1fxor",
+            "1e5union",
+            "9order",
+            "1group",
+            "1from",
+            "1limit",
+            "1having",
         ];
         prop_oneof![
             4 => prop::sample::select(dict).prop_map(str::to_string),

@@ -118,24 +118,38 @@ struct CompactMeta<'a> {
 }
 
 /// Appends `json` (serde_json output: valid UTF-8, control characters already escaped)
-/// as the inside of a JSON string: only `"` and `\\` need escaping.
-fn escape_json_text(mut json: &[u8], out: &mut Vec<u8>) {
-    while let Some(p) = json.iter().position(|&b| b == b'"' || b == b'\\') {
+/// as the inside of a JSON string: only `"` and `\\` need escaping. `false` (`out` then
+/// ends with part of it) for a control character, which serde_json never writes raw.
+fn escape_json_text(mut json: &[u8], out: &mut Vec<u8>) -> bool {
+    while let Some(p) = json
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+    {
+        let b = json[p];
+        if b < 0x20 {
+            return false;
+        }
         out.extend_from_slice(&json[..p]);
         out.push(b'\\');
-        out.push(json[p]);
+        out.push(b);
         json = &json[p + 1..];
     }
     out.extend_from_slice(json);
+    true
 }
 
 /// Appends the OTLP `logRecord` (JSON mapping of `opentelemetry.proto.logs.v1.LogRecord`)
 /// of a compact entry: the record JSON is the string `body`, escaped in one pass over
-/// it. Returns `false` (nothing appended) for bytes that are not a compact entry.
+/// it. Returns `false` (`out` as it was) for bytes that are not a compact entry: a
+/// damaged header, or a record that is not UTF-8 text without control characters.
 fn expand_otlp(entry: &[u8], out: &mut Vec<u8>) -> bool {
     let Some((m, json)) = parse_compact(entry) else {
         return false;
     };
+    if std::str::from_utf8(json).is_err() {
+        return false;
+    }
+    let mark = out.len();
     let nanos = m.ts.saturating_mul(1_000_000);
     let _ = write!(
         out,
@@ -144,7 +158,10 @@ fn expand_otlp(entry: &[u8], out: &mut Vec<u8>) -> bool {
         m.severity.text()
     );
     out.extend_from_slice(b",\"body\":{\"stringValue\":\"");
-    escape_json_text(json, out);
+    if !escape_json_text(json, out) {
+        out.truncate(mark);
+        return false;
+    }
     out.extend_from_slice(b"\"},\"attributes\":[");
     let attr = |out: &mut Vec<u8>, key: &str, v: &str| {
         if out.last() == Some(&b'}') {
@@ -225,9 +242,13 @@ impl Frame {
         let envelopes = match self.format {
             EventFormat::Ndjson => 0,
             // The envelope (~330 bytes) and the escaping (~1 byte in 8).
-            EventFormat::Otlp => n * 352 + size / 8,
+            EventFormat::Otlp => n.saturating_mul(352).saturating_add(size / 8),
         };
-        let mut out = Vec::with_capacity(self.head.len() + size + envelopes + self.tail.len());
+        let mut out = Vec::with_capacity(
+            (self.head.len() + self.tail.len())
+                .saturating_add(size)
+                .saturating_add(envelopes),
+        );
         out.extend_from_slice(&self.head);
         let mut first = true;
         for e in entries {
@@ -514,6 +535,48 @@ mod props {
             let n = v["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap().len();
             let parsed = entries.iter().filter(|e| parse_compact(e).is_some()).count();
             prop_assert_eq!(n, parsed);
+        }
+
+        /// A well-formed header with any bytes as the record (damaged text, control
+        /// characters, cut UTF-8): the batch is still valid JSON, holding exactly the
+        /// entries whose record is UTF-8 text without control characters.
+        #[test]
+        fn any_record_bytes_give_a_valid_batch(
+            tails in proptest::collection::vec(
+                prop_oneof![
+                    proptest::collection::vec(any::<u8>(), 0..24),
+                    "\\PC{0,12}".prop_map(String::into_bytes),
+                ],
+                0..6,
+            ),
+        ) {
+            let m = Meta {
+                kind: "call",
+                ts: 7,
+                severity: Severity::Warn,
+                action: Some("masked"),
+                method: Some("GET"),
+                template: Some("/x"),
+                status: Some(200),
+            };
+            let entries: Vec<Vec<u8>> = tails
+                .iter()
+                .map(|t| {
+                    let mut e = Vec::new();
+                    compact_meta(&m, &mut e);
+                    e.extend_from_slice(t);
+                    e
+                })
+                .collect();
+            let f = Frame::new(EventFormat::Otlp, "svc", "v");
+            let body = f.body(entries.iter().map(Vec::as_slice), 0);
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let recs = v["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap();
+            let text = |t: &[u8]| std::str::from_utf8(t).is_ok() && t.iter().all(|&b| b >= 0x20);
+            prop_assert_eq!(recs.len(), tails.iter().filter(|t| text(t)).count());
+            for (r, t) in recs.iter().zip(tails.iter().filter(|t| text(t))) {
+                prop_assert_eq!(r["body"]["stringValue"].as_str().unwrap().as_bytes(), t.as_slice());
+            }
         }
 
         /// Whatever the texts (quotes, backslashes, control and non-ASCII characters),
