@@ -23,7 +23,7 @@ pub fn wrong<'a>(
 }
 
 /// A value of `words`, each followed by its separator, after `lead` (the property tests
-/// of the prose prefilters, native only), without trailing separators.
+/// of the prose prefilters, native only), without trailing spaces.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn joined(lead: &str, words: &[(String, String)]) -> String {
     let mut v = lead.to_string();

@@ -355,8 +355,9 @@ impl Detector {
             }
             return;
         }
-        // Prose (lower-case words, spaces, commas, full stops) reaches SQLi and command
-        // injection only with a keyword or a command name among its words.
+        // Prose (lower-case words, spaces, commas, full stops) reaches SQLi only with a
+        // keyword among its words, command injection only with a full stop or a command
+        // name as its first word.
         let words = is_words(t);
         if on.contains(Family::Sqli) && (!words || sqli::words_may_inject(t)) && sqli::detect(t) {
             found.insert(Family::Sqli);

@@ -376,6 +376,65 @@ mod tests {
         }
     }
 
+    /// The wire form of a `logRecord`, byte for byte, is what serde_json writes for the
+    /// OTLP JSON mapping built from the record's facts (an encoder independent of the
+    /// compact entry and its expansion).
+    #[test]
+    fn otlp_entries_are_what_serde_json_writes() {
+        fn reference<R: Record>(r: &R) -> Vec<u8> {
+            let m = r.meta();
+            let nanos = m.ts.saturating_mul(1_000_000).to_string();
+            let mut attrs =
+                vec![serde_json::json!({"key": "meshward.kind", "value": {"stringValue": m.kind}})];
+            for (k, v) in [
+                ("meshward.action", m.action),
+                ("http.request.method", m.method),
+                ("url.template", m.template),
+            ] {
+                if let Some(v) = v {
+                    attrs.push(serde_json::json!({"key": k, "value": {"stringValue": v}}));
+                }
+            }
+            if let Some(st) = m.status {
+                attrs.push(serde_json::json!({"key": "http.response.status_code", "value": {"intValue": st.to_string()}}));
+            }
+            let body = String::from_utf8(serde_json::to_vec(r).unwrap()).unwrap();
+            serde_json::to_vec(&serde_json::json!({
+                "timeUnixNano": nanos,
+                "observedTimeUnixNano": nanos,
+                "severityNumber": m.severity.number(),
+                "severityText": m.severity.text(),
+                "body": {"stringValue": body},
+                "attributes": attrs,
+            }))
+            .unwrap()
+        }
+        let mut odd = call();
+        odd.service = "a\"b\\c\n\u{1}é\u{2028}\u{7f}".into();
+        odd.api.path = "/x/\"{int}\"\\".into();
+        odd.api.method = "GÉT\t".into();
+        odd.action = "denied";
+        odd.status = 0;
+        for c in [call(), odd] {
+            assert_eq!(
+                String::from_utf8(entry(EventFormat::Otlp, &c).unwrap()).unwrap(),
+                String::from_utf8(reference(&c)).unwrap()
+            );
+        }
+        let ep = EndpointRecord {
+            v: 1,
+            kind: "endpoint",
+            ts: u64::MAX,
+            config: "c".into(),
+            service: "s".into(),
+            api: ApiInfo::default(),
+            declared: true,
+            level: 3,
+            first_seen_by: FirstSeenBy::default(),
+        };
+        assert_eq!(entry(EventFormat::Otlp, &ep).unwrap(), reference(&ep));
+    }
+
     /// Entries appended to one buffer (as the queue holds them) join into the same body
     /// as the wire entries of [`entry`] inside the frame.
     #[test]
