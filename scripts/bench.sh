@@ -7,14 +7,23 @@
 #   scripts/bench.sh                         # 13 rounds x 4 s (about 8 minutes)
 #   scripts/bench.sh --rounds 3 --duration 2 # a quick look
 #   scripts/bench.sh --setups off,policy     # a subset
+#   scripts/bench.sh --count                 # instructions per request of whole Envoys
+#                                            # under callgrind: plain, off, policy (~10 min)
+#   scripts/bench.sh --count --setups off,policy,policy@b   # A/B of two builds, the same way
 #
 # Set-up included (wrk, Envoy, the release module). Configs: envoy/bench/. Raw rounds,
 # stats and Envoy logs: target/bench/<time>/. See docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+cmd=bench
 case "${1:-}" in
   -h|--help) exec python3 envoy/bench/harness.py bench --help ;;
+  --count) cmd=count; shift ;;
 esac
 scripts/setup.sh --bench >&2
 scripts/build.sh >&2
-exec python3 envoy/bench/harness.py bench "$@"
+if [ $cmd = count ] && ! command -v valgrind >/dev/null 2>&1; then
+  echo "[bench] installing valgrind (apt)" >&2
+  apt-get update -qq && apt-get install -y -qq valgrind >&2
+fi
+exec python3 envoy/bench/harness.py "$cmd" "$@"

@@ -21,6 +21,7 @@ import glob
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -348,7 +349,7 @@ def http_filters(setup, soak=False):
 class Envoy:
     """One Envoy process, pinned to `cpu`, with its admin port."""
 
-    def __init__(self, name, config, cpu, workdir, port):
+    def __init__(self, name, config, cpu, workdir, port, wrap=()):
         self.name = name
         self.port = port
         self.admin = free_port()
@@ -367,6 +368,7 @@ class Envoy:
             "--component-log-level",
             "wasm:warning",
         ]
+        cmd = list(wrap) + cmd
         if cpu is not None:
             cmd = ["taskset", "-c", str(cpu)] + cmd
         with open(self.log_path, "w") as logf:
@@ -525,36 +527,39 @@ end
 """
 
 
-def bench_lua(workdir):
-    """The benchmark traffic: 3 GETs then 1 POST (1 KiB JSON), over 100 accounts'
-    tokens and 100 ids per endpoint; all requests are built once per thread."""
+def bench_requests():
+    """The benchmark traffic: 400 requests, 3 GETs then 1 POST (1 KiB JSON), over 100
+    accounts' tokens and 100 ids per endpoint, as (method, path, headers, body)."""
     body = (HERE / "request.json").read_text()
     tokens = [jwt(f"user-{i:04d}", i) for i in range(N_TOKENS)]
     gets = [p for m, p in ENDPOINTS if m == "GET"]
-    lines = ["local tokens = {" + ",".join(lua_str(t) for t in tokens) + "}"]
-    lines.append("local gets = {" + ",".join(lua_str(p) for p in gets) + "}")
-    lines.append("local body = " + lua_str(body))
+    reqs = []
+    for k in range(400):
+        h = {
+            "authorization": "Bearer " + tokens[k % len(tokens)],
+            "accept": "application/json",
+            "user-agent": "bench-client/1.0",
+        }
+        if k % 4 == 3:
+            h["content-type"] = "application/json"
+            reqs.append(("POST", "/api/v1/orders", h, body))
+        else:
+            path = gets[k % len(gets)].replace("{id}", str(100000 + (k * 7919) % 100))
+            reqs.append(("GET", path, h, None))
+    return reqs
+
+
+def bench_lua(workdir):
+    """The benchmark traffic of `bench_requests` as a wrk script (requests built once
+    per thread, sent in turn)."""
+    lines = ["local reqs = {}", "local n = 0", "function init(args)"]
+    for method, path, headers, body in bench_requests():
+        hs = "{" + ",".join(f"[{lua_str(k)}] = {lua_str(v)}" for k, v in headers.items()) + "}"
+        b = ", " + lua_str(body) if body is not None else ""
+        lines.append(f"  reqs[#reqs + 1] = wrk.format({lua_str(method)}, {lua_str(path)}, {hs}{b})")
+    lines.append("end")
     lines.append(
-        r"""
-local reqs = {}
-local n = 0
-function init(args)
-  local i = 0
-  for k = 0, 399 do
-    local tok = "Bearer " .. tokens[(k % #tokens) + 1]
-    local h = {["authorization"] = tok, ["accept"] = "application/json",
-               ["user-agent"] = "bench-client/1.0"}
-    if k % 4 == 3 then
-      h["content-type"] = "application/json"
-      reqs[#reqs + 1] = wrk.format("POST", "/api/v1/orders", h, body)
-    else
-      local tpl = gets[(k % #gets) + 1]
-      local id = tostring(100000 + (k * 7919) % 100)
-      reqs[#reqs + 1] = wrk.format("GET", (string.gsub(tpl, "{id}", id)), h)
-    end
-  end
-end
-function request()
+        r"""function request()
   n = n + 1
   return reqs[(n % #reqs) + 1]
 end
@@ -979,6 +984,193 @@ def report_soak(args, marks, results):
     return ok_all
 
 
+# ------------------------------------------------------------------ count
+
+
+def send_requests(port, n):
+    """`n` requests of `bench_requests` in turn on one keep-alive connection; returns the
+    statuses seen (status -> count)."""
+    import http.client
+
+    reqs = bench_requests()
+    seen = {}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        for i in range(n):
+            method, path, headers, body = reqs[i % len(reqs)]
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            for k, v in headers.items():
+                conn.putheader(k, v)
+            data = body.encode() if body is not None else None
+            if data is not None:
+                conn.putheader("content-length", str(len(data)))
+            conn.endheaders(data)
+            r = conn.getresponse()
+            r.read()
+            seen[r.status] = seen.get(r.status, 0) + 1
+    finally:
+        conn.close()
+    return seen
+
+
+def callgrind_costs(path):
+    """Exclusive instruction counts of a callgrind dump, by object. Code without a file
+    is split by address: "jit" (V8's compiled Wasm and stubs, high addresses) and
+    "anon-low" (below 4 GiB: inside the envoy executable's mapping, in practice its
+    tcmalloc, which valgrind does not attribute to the file)."""
+    names = {"ob": {}, "fn": {}}
+    cur = {"ob": "???", "fn": ""}
+    costs, after_call = {}, False
+    with open(path) as f:
+        for line in f:
+            head, eq, ref = line.partition("=")
+            if eq and head in ("ob", "fn", "cob", "cfn"):
+                # Names are compressed to "(id)" after their first use, by either
+                # the object or function line or its call-target (c-) form.
+                kind = head[-2:]
+                ref = ref.strip()
+                if ref.startswith("("):
+                    idx, _, name = ref.partition(")")
+                    name = name.strip()
+                    if name:
+                        names[kind][idx] = name
+                    ref = names[kind].get(idx, "")
+                if head == kind:
+                    cur[kind] = ref
+                continue
+            if line.startswith("calls="):
+                after_call = True  # the next cost line is the call's inclusive cost
+                continue
+            if line[:1].isdigit() or line[:1] in "+-*":
+                parts = line.split()
+                if len(parts) >= 2 and parts[1].isdigit():
+                    if after_call:
+                        after_call = False
+                        continue
+                    obj = cur["ob"]
+                    if obj == "???":
+                        try:
+                            low = int(cur["fn"], 16) < 1 << 32
+                        except ValueError:
+                            low = False
+                        obj = "anon-low" if low else "jit"
+                    costs[obj] = costs.get(obj, 0) + int(parts[1])
+    return costs
+
+
+def run_count(args):
+    """Instructions per request of the whole Envoy process (Envoy, V8, the module, libc)
+    under valgrind's callgrind: warm-up requests, counters zeroed, `--requests` more,
+    counters dumped. Deterministic enough to compare setups and builds (`setup@b`) by a
+    per cent where a timed run on a shared VM cannot."""
+    if not WASM.exists():
+        sys.exit(f"[bench] {WASM} missing (scripts/build.sh)")
+    for tool in ("valgrind", "callgrind_control"):
+        if not shutil.which(tool):
+            sys.exit(f"[bench] {tool} missing (apt-get install valgrind)")
+    setups = args.setups.split(",") if args.setups else ["plain", "off", "policy"]
+    workdir = Path(tempfile.mkdtemp(prefix="meshward-count-"))
+    log(f"work dir {workdir}")
+    up = start_upstream(workdir, None)
+    subjects = {}
+    try:
+        for s in setups:
+            port = free_port()
+            text = render(
+                (HERE / "subject.yaml").read_text(),
+                {
+                    "LISTEN_PORT": port,
+                    "UPSTREAM_PORT": up.port,
+                    "HTTP_FILTERS": json.dumps(http_filters(s)),
+                },
+            )
+            out = workdir / f"{s}.callgrind"
+            wrap = [
+                "valgrind",
+                "--tool=callgrind",
+                "--smc-check=all-non-file",  # V8 writes and rewrites code
+                f"--callgrind-out-file={out}",
+            ]
+            subjects[s] = Envoy(s, text, None, workdir, port, wrap=wrap)
+        # Under valgrind, Envoy takes minutes to start (V8 compiles the module).
+        for e in subjects.values():
+            e.wait_ready(timeout=1800)
+        log(f"{len(subjects)} Envoys ready under callgrind")
+        results = {}
+
+        def measure(s, e):
+            send_requests(e.port, args.warmup)
+            subprocess.run(["callgrind_control", "--zero", str(e.pid)], check=True, capture_output=True)
+            before = e.stat(STAT_DONE)
+            seen = send_requests(e.port, args.requests)
+            done = e.stat(STAT_DONE) - before
+            subprocess.run(["callgrind_control", "--dump", str(e.pid)], check=True, capture_output=True)
+            dumps = sorted(workdir.glob(f"{s}.callgrind.*"), key=lambda p: p.stat().st_mtime)
+            costs = callgrind_costs(dumps[-1])
+            results[s] = {"requests": done, "statuses": seen, "costs": costs}
+
+        threads = [threading.Thread(target=measure, args=(s, e)) for s, e in subjects.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for e in subjects.values():
+            e.stop()
+        up.stop()
+    report_count(args, setups, results)
+
+
+STAT_DONE = "http.inbound_0.0.0.0_8080.downstream_rq_completed"
+
+
+def report_count(args, setups, results):
+    lines = [
+        f"instructions per request, whole Envoy under callgrind ({args.requests} requests "
+        f"after {args.warmup} warm-up; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+        "",
+        f"{'setup':<12}{'total':>10}{'Envoy':>10}{'malloc':>10}{'JIT/V8':>10}{'libc':>10}  statuses",
+    ]
+    per = {}
+    for s in setups:
+        r = results.get(s)
+        if not r or r["requests"] <= 0:
+            lines.append(f"{s:<12}  no result")
+            continue
+        n = r["requests"]
+        c = {}
+        for obj, v in r["costs"].items():
+            key = (
+                obj
+                if obj in ("jit", "anon-low")
+                else "envoy" if obj.endswith("/envoy") else "libc" if "libc" in obj else "other"
+            )
+            c[key] = c.get(key, 0) + v
+        total = sum(c.values())
+        per[s] = total / n
+        statuses = " ".join(f"{k}x{v}" for k, v in sorted(r["statuses"].items()))
+        lines.append(
+            f"{s:<12}{total / n:>10,.0f}{c.get('envoy', 0) / n:>10,.0f}{c.get('anon-low', 0) / n:>10,.0f}"
+            f"{c.get('jit', 0) / n:>10,.0f}{c.get('libc', 0) / n:>10,.0f}  {statuses}"
+        )
+    lines.append("")
+    base = next((b for b in ("off", "plain") if b in per), None)
+    for s in setups:
+        if s in per and base and s != base:
+            lines.append(f"{s}/{base}: {per[s] / per[base]:.3f} ({per[s] - per[base]:+,.0f} per request)")
+    lines.append(
+        "(Envoy: the envoy binary; malloc: its tcmalloc (code without a file inside the "
+        "executable's mapping); JIT/V8: code without a file elsewhere, V8's compiled Wasm "
+        "and stubs)"
+    )
+    text = "\n".join(lines)
+    print(text)
+    outdir = Path(args.out or ROOT / "target/bench" / ("count-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())))
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "summary.txt").write_text(text + "\n")
+    (outdir / "count.json").write_text(json.dumps(results, indent=1))
+
+
 def run_serve(args):
     """Starts the setups and keeps them up (for profiling by hand): prints ports and pids.
     Stop it with SIGINT or SIGTERM (its Envoys are stopped too)."""
@@ -1023,11 +1215,18 @@ def main():
     s = sub.add_parser("soak", help="the memory soak (plain vs full)")
     s.add_argument("--requests", type=int, default=1_000_000)
     s.add_argument("--out", default="")
+    c = sub.add_parser("count", help="instructions per request of whole Envoys under callgrind")
+    c.add_argument("--setups", default="", help="comma-separated (default: plain,off,policy)")
+    c.add_argument("--requests", type=int, default=1000)
+    c.add_argument("--warmup", type=int, default=300, help="requests before counting")
+    c.add_argument("--out", default="", help="results directory (default target/bench/count-<time>)")
     v = sub.add_parser("serve", help="start the setups and keep them up (profiling by hand)")
     v.add_argument("--setups", default="")
     args = ap.parse_args()
     if args.cmd == "serve":
         run_serve(args)
+    elif args.cmd == "count":
+        run_count(args)
     elif args.cmd == "bench":
         if args.rounds < 1 or args.duration <= 0:
             sys.exit("[bench] --rounds >= 1 and --duration > 0")
