@@ -317,3 +317,60 @@ pub fn dechunk(body: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// One client connection kept open for several requests (HTTP/1.1 keep-alive), for
+/// what Envoy or meshward hold per connection.
+pub struct KeepAlive(TcpStream);
+
+impl KeepAlive {
+    /// Connects to `127.0.0.1:port`.
+    pub fn connect(port: u16) -> std::io::Result<KeepAlive> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(KeepAlive(s))
+    }
+
+    /// Sends one request (raw bytes, not closing the connection) and reads its answer:
+    /// the head, then a `content-length` or chunked body.
+    pub fn send(&mut self, request: &[u8]) -> std::io::Result<RawReply> {
+        self.0.write_all(request)?;
+        let mut got = Vec::new();
+        loop {
+            if let Some(n) = answer_len(&got) {
+                return Ok(parse(&got[..n]));
+            }
+            let mut buf = [0u8; 4096];
+            match self.0.read(&mut buf)? {
+                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+}
+
+/// The length of the first complete HTTP/1.1 answer in `got` (`None`: not complete).
+fn answer_len(got: &[u8]) -> Option<usize> {
+    let end = got.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+    if head.contains("transfer-encoding: chunked") {
+        let mut at = end;
+        loop {
+            let line = got.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+            let size_text = std::str::from_utf8(&got[at..at + line]).ok()?;
+            let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+            at += line + 2 + size + 2; // size line, data, CRLF (or the final empty line)
+            if got.len() < at {
+                return None;
+            }
+            if size == 0 {
+                return Some(at);
+            }
+        }
+    }
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (got.len() >= end + len).then_some(end + len)
+}

@@ -635,3 +635,47 @@ fn forwarded_addresses_and_meshward_headers_are_never_trusted() {
     assert_eq!(f1["action"], "denied");
     assert_healthy(&envoy);
 }
+
+#[test]
+fn a_connections_address_is_read_once_but_forwarding_is_seen_per_request() {
+    // meshward reads `source.address` once per connection (the TCP peer) for requests
+    // without x-forwarded-for, and per request when a request carries one: on a single
+    // keep-alive connection, forwarded and plain requests alternate, and each is judged
+    // by its own address.
+    let up = upstream();
+    let sink = Sink::start();
+    let mut cfg = config();
+    cfg["access"] = json!({"default": "deny", "rules": [
+        {"name": "from-loopback", "action": "allow", "when": {"source_ips": ["127.0.0.1/32"]}}]});
+    let envoy = start_with(cfg, up.port, &sink, None);
+    let mut conn = raw::KeepAlive::connect(envoy.port).expect("connect");
+    let steps = [
+        ("k-0", Some("127.0.0.1"), 403),
+        ("k-1", None, 200),
+        ("k-2", Some("127.0.0.1"), 403),
+        ("k-3", None, 200),
+        ("k-4", None, 200),
+        ("k-5", Some("10.1.2.3"), 403),
+        ("k-6", None, 200),
+    ];
+    for (id, xff, want) in steps {
+        let xff = xff
+            .map(|a| format!("x-forwarded-for: {a}\r\n"))
+            .unwrap_or_default();
+        let req = format!("GET /x HTTP/1.1\r\nhost: svc\r\n{xff}x-request-id: {id}\r\n\r\n");
+        let r = conn.send(req.as_bytes()).expect(id);
+        assert_eq!(r.status, want, "{id}: {}", r.text());
+    }
+    let ids: Vec<&str> = steps.iter().map(|s| s.0).collect();
+    let recs = records_with(&sink, &ids);
+    for (id, xff, _) in steps {
+        let r = record(&recs, id);
+        assert_eq!(r["source"]["ip"], xff.unwrap_or("127.0.0.1"), "{id}: {r}");
+        assert_eq!(
+            r["source"]["ip_forwarded"] == true,
+            xff.is_some(),
+            "{id}: {r}"
+        );
+    }
+    assert_healthy(&envoy);
+}

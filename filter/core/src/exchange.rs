@@ -397,16 +397,6 @@ fn method_text(m: &str) -> Cow<'static, str> {
     }
 }
 
-fn strip_port(addr: &str) -> &str {
-    if let Some(rest) = addr.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match addr.rsplit_once(':') {
-        Some((ip, port)) if !ip.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => ip,
-        _ => addr,
-    }
-}
-
 fn is_compressed(headers: &HeaderList<'_>) -> bool {
     header_str(headers, "content-encoding")
         .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"))
@@ -572,8 +562,11 @@ impl Exchange {
             Protocol::Rest => None,
         };
         let request_id = header_str(req.headers, "x-request-id").and_then(RequestId::new);
-        let forwarded = header(req.headers, "x-forwarded-for").is_some();
-        let ip_text = req.source_address.map(strip_port);
+        // An address Envoy took from a header (x-forwarded-for, or another through an
+        // original-IP detection extension) is the caller's word, not its TCP peer.
+        let forwarded = header(req.headers, "x-forwarded-for").is_some()
+            || req.source_address.is_some_and(crate::peer::from_header);
+        let ip_text = req.source_address.map(crate::peer::strip_port);
         let ip: Option<IpAddr> = ip_text.and_then(|s| s.parse().ok());
         let trusted_ip = if forwarded && !p.identity.trust_forwarded_ip {
             None

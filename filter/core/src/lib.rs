@@ -19,6 +19,7 @@ pub mod identity;
 pub mod inventory;
 pub mod json;
 pub mod matcher;
+pub mod peer;
 pub mod protect;
 pub mod runtime;
 pub mod sensitive;

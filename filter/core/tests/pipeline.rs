@@ -635,3 +635,37 @@ fn records_carry_method_host_and_template_as_read() {
         assert_eq!(rec["request_id"], "rid-1");
     }
 }
+
+#[test]
+fn an_address_envoy_took_from_a_header_is_never_trusted() {
+    // Port 0: Envoy parsed the address from a header (x-forwarded-for, or another
+    // through an original-IP detection extension), even when x-forwarded-for is absent.
+    let cfg = |trust: bool| {
+        json!({"mode": "enforce", "identity": {"trust_forwarded_ip": trust},
+            "access": {"default": "deny", "rules": [
+                {"name": "from-pods", "action": "allow", "when": {"source_ips": ["10.0.0.0/8"]}}]}})
+    };
+    let host = MemHost::at(1_000_000);
+    let strict = rt(cfg(false));
+    let trusting = rt(cfg(true));
+    let none = h(&[]);
+    for (addr, rt, allowed, forwarded) in [
+        ("10.1.2.3:1234", &strict, true, false),
+        ("10.1.2.3:0", &strict, false, true),
+        ("[fd00::1]:0", &strict, false, true),
+        ("10.1.2.3:0", &trusting, true, true),
+    ] {
+        let mut r = req("GET", "/x", &none);
+        r.source_address = Some(addr);
+        let (ex, plan) = Exchange::start(rt, &host, &r);
+        assert_eq!(plan.answer.is_none(), allowed, "{addr}");
+        let rec = finish_call(ex.unwrap(), rt, &host);
+        let rec = serde_json::to_value(&rec).unwrap();
+        // (`ip_forwarded` is left out when false.)
+        assert_eq!(
+            rec["source"]["ip_forwarded"] == true,
+            forwarded,
+            "{addr}: {rec}"
+        );
+    }
+}

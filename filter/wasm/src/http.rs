@@ -152,8 +152,11 @@ impl HttpContext for Stream {
         let headers = abi::header_map(&map);
         let conn = active.connection();
         let direction = Direction::from_envoy(conn.direction);
-        // Per request: under `use_remote_address: false` it comes from x-forwarded-for.
-        let source = envoy::property_str(&["source", "address"]);
+        // Per connection unless Envoy may have taken it from a header for this request.
+        let source = conn.source_address(meshward_core::peer::per_connection(
+            &headers,
+            active.rt.policy.identity.trust_forwarded_ip,
+        ));
         let principal = conn.principal.as_deref();
         let mtls = conn.mtls;
         let jwt_authn = if active.wants_jwt_authn {
