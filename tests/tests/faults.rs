@@ -358,9 +358,20 @@ fn clients_that_go_away_mid_request_or_mid_response_leave_no_trace() {
         assert_eq!(r["action"], "allowed", "{r}");
     }
     // Whole answers after the aborts: the slow body arrives in full, masked.
-    let r = get(&envoy.url("/slow"), &[]);
+    let r = get(&envoy.url("/slow"), &[("x-request-id", "slow-whole")]);
     assert_eq!(r.status, 200);
     assert_eq!(r.body, body.replace(PHONE, MASKED_PHONE));
+    // Its record has the status the caller got and the whole duration (the upstream
+    // paused 700 ms mid-body); the aborted ones the status that left before the reset.
+    let recs = wait_ids(&sink, &["slow-whole"]);
+    let whole = record(&recs, "slow-whole");
+    assert_eq!(whole["status"], 200, "{whole}");
+    let ms = whole["duration_ms"].as_u64().unwrap_or(0);
+    assert!((700..5000).contains(&ms), "duration {ms} ms: {whole}");
+    for i in 0..3 {
+        let r = record(&recs, &format!("abort-resp-{i}"));
+        assert_eq!(r["status"], 200, "{r}");
+    }
     assert_healthy(&envoy);
 }
 
@@ -671,10 +682,14 @@ fn compressed_block_refuses_compressed_bodies_a_decision_needs() {
             "never reached the upstream"
         );
         let recs = wait_ids(&sink, &[&format!("gz-resp-{hold}"), &id]);
-        for id in [format!("gz-resp-{hold}"), id] {
+        for id in [format!("gz-resp-{hold}"), id.clone()] {
             assert_eq!(record(&recs, &id)["action"], "blocked", "{id}");
             assert_eq!(record(&recs, &id)["skipped"], "compressed", "{id}");
         }
+        // Records carry the status the caller got: the held 200 replaced by the 502.
+        let resp = record(&recs, &format!("gz-resp-{hold}"));
+        assert_eq!(resp["status"], if hold { 502 } else { 200 }, "{resp}");
+        assert_eq!(record(&recs, &id)["status"], 415);
         assert_healthy(&envoy);
     }
 }
