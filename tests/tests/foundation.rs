@@ -163,6 +163,56 @@ fn records_reach_the_sink_as_ndjson_batches() {
 }
 
 #[test]
+fn records_count_request_bytes_as_envoy_does() {
+    // `bytes.request` is Envoy's `request.size`: the `content-length` when there is
+    // one, else the body bytes received. meshward takes it from the headers when they
+    // tell it (no body, or a `content-length`) and asks Envoy otherwise (chunked).
+    let up = Upstream::sample();
+    let sink = Sink::start();
+    let envoy = start(&events("ndjson", ""), &up, sink.port);
+    let body = r#"{"name":"Ana","note":"twelve bytes"}"#;
+    let chunked = format!(
+        "{}{}0\r\n\r\n",
+        String::from_utf8_lossy(&meshward_e2e::raw::chunk(&body.as_bytes()[..10])),
+        String::from_utf8_lossy(&meshward_e2e::raw::chunk(&body.as_bytes()[10..]))
+    );
+    let requests = [
+        ("b-get", "GET /users/1 HTTP/1.1\r\nhost: svc\r\n".to_string(), String::new()),
+        (
+            "b-length",
+            format!("POST /login HTTP/1.1\r\nhost: svc\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len()),
+            body.to_string(),
+        ),
+        (
+            "b-chunked",
+            "POST /login HTTP/1.1\r\nhost: svc\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n".to_string(),
+            chunked,
+        ),
+    ];
+    for (id, head, payload) in &requests {
+        let req = format!("{head}x-request-id: {id}\r\nconnection: close\r\n\r\n{payload}");
+        let r = meshward_e2e::raw::parse(&meshward_e2e::raw::exchange(envoy.port, req.as_bytes()));
+        assert_eq!(r.status, 200, "{id}: {}", r.text());
+    }
+    let recs = sink.wait_records(Duration::from_secs(10), |r| {
+        ["b-get", "b-length", "b-chunked"]
+            .iter()
+            .all(|id| r.iter().any(|x| x["request_id"] == *id))
+    });
+    let bytes = |id: &str| {
+        let r = recs
+            .iter()
+            .find(|r| r["request_id"] == id)
+            .unwrap_or_else(|| panic!("no record for {id}"));
+        r["bytes"]["request"].as_u64().unwrap_or(0) // left out when 0
+    };
+    assert_eq!(bytes("b-get"), 0);
+    assert_eq!(bytes("b-length"), body.len() as u64);
+    assert_eq!(bytes("b-chunked"), body.len() as u64);
+    assert_no_vm_failure(&envoy);
+}
+
+#[test]
 fn otlp_batches_parse_as_export_logs_service_requests() {
     let up = Upstream::sample();
     let sink = Sink::start();

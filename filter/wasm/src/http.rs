@@ -46,6 +46,9 @@ pub struct Stream {
     /// The status of the answer as it passed this filter: the response headers'
     /// `:status` when they were read, or meshward's own answer's (0: not seen).
     status: u16,
+    /// Envoy's `request.size` when the request headers tell it: 0 when they end the
+    /// stream, else their `content-length` (Envoy's definition); `None`: read it.
+    request_size: Option<u64>,
 }
 
 impl Stream {
@@ -58,6 +61,7 @@ impl Stream {
             response: BodyState::default(),
             response_headers: Vec::new(),
             status: 0,
+            request_size: None,
         }
     }
 
@@ -70,7 +74,11 @@ impl Stream {
     /// Sends meshward's own answer.
     fn send(&mut self, a: &Answer) {
         // A gRPC answer is trailers-only: HTTP 200 with the gRPC status.
-        self.status = if a.grpc_status.is_some() { 200 } else { a.status };
+        self.status = if a.grpc_status.is_some() {
+            200
+        } else {
+            a.status
+        };
         let headers: Vec<(&str, &str)> = a.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let result = match a.grpc_status {
             Some(code) => {
@@ -156,6 +164,11 @@ impl HttpContext for Stream {
             }
         };
         let headers = abi::header_map(&map);
+        self.request_size = if end_of_stream {
+            Some(0)
+        } else {
+            pseudo(&headers, "content-length").parse().ok()
+        };
         let conn = active.connection();
         let direction = Direction::from_envoy(conn.direction);
         // Per connection unless Envoy may have taken it from a header for this request.
@@ -396,11 +409,13 @@ impl HttpContext for Stream {
             return;
         };
         let events = active.rt.policy.events.as_ref();
-        // Read only when behaviour, findings or a call record need it. The status and
-        // the duration come from what this stream saw and the clock when they can (a
-        // property read costs ~25 times a clock read in Envoy: docs/performance.md);
-        // Envoy's `response.code` only when no answer passed this filter (a reset).
+        // Read only when behaviour, findings or a call record need it. The status, the
+        // duration and the request size come from what this stream saw and the clock
+        // when they can (a property read costs ~25 times a clock read in Envoy:
+        // docs/performance.md); Envoy's `response.code` only when no answer passed
+        // this filter (a reset), `request.size` without `content-length`.
         let seen = self.status;
+        let request_size = self.request_size;
         let started = ex.started_ms();
         let end = || {
             let status = if seen != 0 {
@@ -417,7 +432,7 @@ impl HttpContext for Stream {
             StreamEnd {
                 status,
                 duration_ms: envoy::now_ms().saturating_sub(started),
-                request_bytes: size(&["request", "size"]),
+                request_bytes: request_size.unwrap_or_else(|| size(&["request", "size"])),
                 response_bytes: size(&["response", "size"]),
             }
         };
