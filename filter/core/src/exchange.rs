@@ -500,11 +500,6 @@ impl Exchange {
     }
 
     /// Whether `response_headers` can do anything but note the status (which nothing
-    /// When the request started (the host clock at its headers), ms since the epoch.
-    pub fn started_ms(&self) -> u64 {
-        self.ts
-    }
-
     /// reads when the response body is not inspected): false when meshward answered,
     /// the request is not inspected, or response bodies are off. The adapter then
     /// skips reading the response headers.
