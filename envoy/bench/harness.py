@@ -458,7 +458,8 @@ def start_upstream(workdir, cpu):
     return up
 
 
-def start_subject(setup, workdir, cpu, upstream_port, soak=False):
+def start_subject(setup, workdir, cpu, upstream_port, soak=False, wrap=()):
+    """The Envoy under test for `setup`; `wrap` is a command it runs under (valgrind)."""
     port = free_port()
     text = render(
         (HERE / "subject.yaml").read_text(),
@@ -468,7 +469,7 @@ def start_subject(setup, workdir, cpu, upstream_port, soak=False):
             "HTTP_FILTERS": json.dumps(http_filters(setup, soak)),
         },
     )
-    return Envoy(setup, text, cpu, workdir, port)
+    return Envoy(setup, text, cpu, workdir, port, wrap=wrap)
 
 
 def http(port, method, path, headers=None, body=None):
@@ -1075,23 +1076,13 @@ def run_count(args):
     subjects = {}
     try:
         for s in setups:
-            port = free_port()
-            text = render(
-                (HERE / "subject.yaml").read_text(),
-                {
-                    "LISTEN_PORT": port,
-                    "UPSTREAM_PORT": up.port,
-                    "HTTP_FILTERS": json.dumps(http_filters(s)),
-                },
-            )
-            out = workdir / f"{s}.callgrind"
             wrap = [
                 "valgrind",
                 "--tool=callgrind",
                 "--smc-check=all-non-file",  # V8 writes and rewrites code
-                f"--callgrind-out-file={out}",
+                f"--callgrind-out-file={workdir / (s + '.callgrind')}",
             ]
-            subjects[s] = Envoy(s, text, None, workdir, port, wrap=wrap)
+            subjects[s] = start_subject(s, workdir, None, up.port, wrap=wrap)
         # Under valgrind, Envoy takes minutes to start (V8 compiles the module).
         for e in subjects.values():
             e.wait_ready(timeout=1800)
