@@ -49,8 +49,8 @@ impl ConnFacts {
 
     /// This request's `source.address`. When `per_connection`
     /// (`meshward_core::peer::per_connection`), the connection's TCP peer: read for its
-    /// first such request and kept (one property read, ~10k instructions in Envoy, less
-    /// per request); otherwise read for this request.
+    /// first such request and kept, which saves the later requests a property read
+    /// (~10k instructions in Envoy each); otherwise read for this request.
     pub fn source_address(&self, per_connection: bool) -> Option<Cow<'_, str>> {
         if !per_connection || self.id.is_none() {
             return envoy::property_str(&["source", "address"]).map(Cow::Owned);

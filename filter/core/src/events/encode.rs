@@ -279,6 +279,21 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
+    /// An endpoint record (no status) at `ts`.
+    fn endpoint(ts: u64) -> EndpointRecord {
+        EndpointRecord {
+            v: 1,
+            kind: "endpoint",
+            ts,
+            config: "c".into(),
+            service: "s".into(),
+            api: ApiInfo::default(),
+            declared: true,
+            level: 3,
+            first_seen_by: FirstSeenBy::default(),
+        }
+    }
+
     fn call() -> CallRecord {
         CallRecord {
             v: 1,
@@ -421,17 +436,7 @@ mod tests {
                 String::from_utf8(reference(&c)).unwrap()
             );
         }
-        let ep = EndpointRecord {
-            v: 1,
-            kind: "endpoint",
-            ts: u64::MAX,
-            config: "c".into(),
-            service: "s".into(),
-            api: ApiInfo::default(),
-            declared: true,
-            level: 3,
-            first_seen_by: FirstSeenBy::default(),
-        };
+        let ep = endpoint(u64::MAX);
         assert_eq!(entry(EventFormat::Otlp, &ep).unwrap(), reference(&ep));
     }
 
@@ -504,17 +509,7 @@ mod tests {
             .iter()
             .any(|a| a["key"] == "http.response.status_code" && a["value"]["intValue"] == "0"));
         // Endpoint records have none.
-        let ep = EndpointRecord {
-            v: 1,
-            kind: "endpoint",
-            ts: 1,
-            config: "c".into(),
-            service: "s".into(),
-            api: ApiInfo::default(),
-            declared: false,
-            level: 0,
-            first_seen_by: FirstSeenBy::default(),
-        };
+        let ep = endpoint(1);
         let v: serde_json::Value =
             serde_json::from_slice(&entry(EventFormat::Otlp, &ep).unwrap()).unwrap();
         assert!(!v["attributes"]
