@@ -11,11 +11,15 @@
 # callgrind at two request counts and prints instructions per request (the difference
 # divided by the extra requests, so start-up and compilation cancel out): close to
 # deterministic; minutes per setup and module, ~15 for `full` (installs valgrind).
+# --functions counts the same way by Wasm function (envoy/bench/v8count.py: callgrind's
+# instruction addresses joined with V8's code log), self cost per request; with --ab,
+# both modules side by side.
 #
 #   scripts/v8bench.sh                           # off, policy, full
 #   scripts/v8bench.sh --profile full            # where full's time goes, by function
 #   scripts/v8bench.sh --ab B.wasm policy full   # this build against module B
 #   scripts/v8bench.sh --count --ab B.wasm policy  # the same in instructions
+#   scripts/v8bench.sh --functions --ab B.wasm policy  # instructions by function
 #
 # The default module is the release build with its name section kept
 # (target/v8bench/, so function names show in profiles). Installs Node.js (apt) when
@@ -29,16 +33,17 @@ while [ $# -gt 0 ]; do
     --ab) ab="$2"; shift 2 ;;
     --profile) profile=1; shift ;;
     --count) count=1; shift ;;
+    --functions) count=2; shift ;;
     --count-requests) count_requests="$2"; shift 2 ;;
     --requests) requests="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --pairs) pairs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) setups+=("$1"); shift ;;
   esac
 done
 [ ${#setups[@]} -gt 0 ] || setups=(off policy full)
-if [ $count = 1 ] && ! command -v valgrind >/dev/null 2>&1; then
+if [ $count != 0 ] && ! command -v valgrind >/dev/null 2>&1; then
   echo "[v8bench] installing valgrind (apt)" >&2
   apt-get update -qq && apt-get install -y -qq valgrind >&2
 fi
@@ -71,9 +76,35 @@ instructions() {
   done
   python3 -c "import sys; a, b, n = map(int, sys.argv[1:]); print(f'{(b - a) / (n - n // 5):,.0f} instructions per request')" "${total[@]}" "$count_requests"
 }
+# Callgrind profiles with instruction addresses and V8's code log of module $2 on
+# setup $1, at $count_requests / 5 and $count_requests requests (both runs at once):
+# $out/$3.short.{cg,log} and $out/$3.long.{cg,log}.
+traces() {
+  local s=$1 m=$2 tag=$3 n which
+  for which in short long; do
+    n=$count_requests
+    [ $which = short ] && n=$((count_requests / 5))
+    valgrind --tool=callgrind --smc-check=all-non-file --dump-instr=yes \
+      --callgrind-out-file="$out/$tag.$which.cg" \
+      node --no-liftoff --single-threaded --log-code --logfile="$out/$tag.$which.log" \
+      --no-logfile-per-isolate envoy/bench/v8host.mjs "$out/$s.json" "$n" 1 "$m" >/dev/null 2>&1 &
+  done
+  wait
+}
 for s in "${setups[@]}"; do
   python3 -c 'import json, sys; sys.path.insert(0, "envoy/bench"); import harness; print(json.dumps(harness.plugin_config(sys.argv[1])))' "$s" > "$out/$s.json"
-  if [ $count = 1 ]; then
+  if [ $count = 2 ]; then
+    echo "== $s: instructions per request by Wasm function (self), A = $module${ab:+, B = $ab}"
+    traces "$s" "$module" a
+    b_args=()
+    if [ -n "$ab" ]; then
+      traces "$s" "$ab" b
+      b_args=(--b "$out/b.short.cg" "$out/b.short.log" "$out/b.long.cg" "$out/b.long.log")
+    fi
+    python3 envoy/bench/v8count.py "$out/a.short.cg" "$out/a.short.log" "$out/a.long.cg" \
+      "$out/a.long.log" $((count_requests - count_requests / 5)) "${b_args[@]}"
+    rm -f "$out"/[ab].{short,long}.{cg,log}
+  elif [ $count = 1 ]; then
     for m in "$module" ${ab:+"$ab"}; do
       printf '%-8s %s: ' "$s" "$m"
       instructions "$s" "$m"
