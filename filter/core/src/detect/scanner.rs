@@ -296,6 +296,36 @@ const PROBE_PAIRS: &[(&[u8], &[&[u8]])] = &[
     (b"console", &[]),
 ];
 
+/// For each byte, the entries of [`PROBE_SEGMENTS`] that start with it (bit `i`: entry
+/// `i`), so a path segment is compared with those only (a handful instead of 77). A
+/// list of more than 128 entries fails to compile here.
+static SEGMENTS_BY_FIRST_BYTE: [u128; 256] = {
+    let mut t = [0u128; 256];
+    let mut i = 0;
+    while i < PROBE_SEGMENTS.len() {
+        let p = PROBE_SEGMENTS[i].0;
+        if !p.is_empty() {
+            t[p[0] as usize] |= 1 << i;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Bytes that start a key of [`PROBE_PAIRS`].
+static PAIR_FIRST_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < PROBE_PAIRS.len() {
+        let p = PROBE_PAIRS[i].0;
+        if !p.is_empty() {
+            t[p[0] as usize] = true;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// Whether a normalised path is a scanner probe.
 pub fn probe_path(t: &[u8]) -> bool {
     let mut prev: &[u8] = &[];
@@ -305,12 +335,25 @@ pub fn probe_path(t: &[u8]) -> bool {
         .take(64)
     {
         let seg = seg.split(|&b| b == b';').next().unwrap_or(seg);
-        if let Some((_, nexts)) = PROBE_PAIRS.iter().find(|(p, _)| *p == prev) {
-            if nexts.contains(&seg) {
-                return true;
+        let pair_key = prev
+            .first()
+            .is_some_and(|&b| PAIR_FIRST_BYTES[usize::from(b)]);
+        if pair_key {
+            if let Some((_, nexts)) = PROBE_PAIRS.iter().find(|(p, _)| *p == prev) {
+                if nexts.contains(&seg) {
+                    return true;
+                }
             }
         }
-        for (p, whole) in PROBE_SEGMENTS {
+        let mut candidates = seg
+            .first()
+            .map_or(0, |&b| SEGMENTS_BY_FIRST_BYTE[usize::from(b)]);
+        while candidates != 0 {
+            let i = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            let Some((p, whole)) = PROBE_SEGMENTS.get(i) else {
+                break;
+            };
             let hit = if *whole {
                 seg == *p
             } else {
@@ -415,5 +458,75 @@ mod tests {
         assert!(oast_domain(b"http://abc123.oastify.com/x"));
         assert!(oast_domain(b"nslookup x.interact.sh"));
         assert!(!oast_domain(b"https://example.com"));
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The probe test as it was before the index: every entry for every segment.
+        fn probe_path_linear(t: &[u8]) -> bool {
+            let mut prev: &[u8] = &[];
+            for seg in t
+                .split(|&b| b == b'/' || b == b'\\')
+                .filter(|s| !s.is_empty())
+                .take(64)
+            {
+                let seg = seg.split(|&b| b == b';').next().unwrap_or(seg);
+                if let Some((_, nexts)) = PROBE_PAIRS.iter().find(|(p, _)| *p == prev) {
+                    if nexts.contains(&seg) {
+                        return true;
+                    }
+                }
+                for (p, whole) in PROBE_SEGMENTS {
+                    let hit = if *whole {
+                        seg == *p
+                    } else {
+                        seg.starts_with(p)
+                            && !seg
+                                .get(p.len()..)
+                                .is_some_and(|r| r.first().is_some_and(|b| b.is_ascii_alphabetic()))
+                    };
+                    if hit && !PROBE_PAIRS.iter().any(|(q, _)| q == p) {
+                        return true;
+                    }
+                }
+                prev = seg;
+            }
+            false
+        }
+
+        /// Path segments: every probe word, pair key and follower, with suffixes, and
+        /// ordinary words.
+        fn segment() -> impl Strategy<Value = Vec<u8>> {
+            let mut words: Vec<Vec<u8>> = PROBE_SEGMENTS.iter().map(|(p, _)| p.to_vec()).collect();
+            for (k, nexts) in PROBE_PAIRS {
+                words.push(k.to_vec());
+                words.extend(nexts.iter().map(|n| n.to_vec()));
+            }
+            prop_oneof![
+                (prop::sample::select(words), "[a-z0-9.;_-]{0,3}").prop_map(|(mut w, tail)| {
+                    w.extend_from_slice(tail.as_bytes());
+                    w
+                }),
+                "[a-z0-9._-]{1,10}".prop_map(String::into_bytes),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn the_index_finds_what_every_entry_finds(
+                segs in prop::collection::vec(segment(), 0..6),
+                sep in prop::sample::select(vec![b'/', b'\\']),
+            ) {
+                let mut path = Vec::new();
+                for s in &segs {
+                    path.push(sep);
+                    path.extend_from_slice(s);
+                }
+                prop_assert_eq!(probe_path(&path), probe_path_linear(&path));
+            }
+        }
     }
 }
