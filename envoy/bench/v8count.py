@@ -88,9 +88,14 @@ def by_function(profile, log):
 
 
 def per_request(short_profile, short_log, long_profile, long_log, extra):
+    """Instructions per request by demangled name (without the hash, so that two builds
+    line up; functions of one name are summed)."""
     a = by_function(short_profile, short_log)
     b = by_function(long_profile, long_log)
-    return {k: (b[k] - a[k]) / extra for k in set(a) | set(b)}
+    out = collections.Counter()
+    for k in set(a) | set(b):
+        out[demangle(k)] += (b[k] - a[k]) / extra
+    return out
 
 
 def main():
@@ -121,7 +126,7 @@ def main():
         cols = f"{vals[0]:10,.0f}"
         if args.b:
             cols += f"{vals[1]:10,.0f}{vals[1] - vals[0]:+10,.0f}"
-        print(f"{cols}  {demangle(k)}")
+        print(f"{cols}  {k}")
 
 
 if __name__ == "__main__":

@@ -1265,18 +1265,16 @@ impl Exchange {
         let mut plan = vec![None; n];
         let mut rules = Vec::new();
         let s = self.subject(headers);
-        for (ri, rule) in rt.policy.masking.iter().enumerate() {
+        for (ri, (rule, types)) in rt.policy.masking.iter().zip(&rt.masking_types).enumerate() {
             if rule.unless.as_ref().is_some_and(|u| s.matches(u)) {
                 continue;
             }
             let effective = Self::effective(rt, rule.dry_run);
             let mut any = false;
-            for (ti, slot) in plan.iter_mut().enumerate() {
+            for (slot, &applies) in plan.iter_mut().zip(types) {
                 if slot.is_some() {
                     continue;
                 }
-                let applies = rule.types.is_empty()
-                    || rule.types.iter().any(|t| t == rt.classifier.type_id(ti));
                 if applies {
                     any = true;
                     if effective {

@@ -52,6 +52,9 @@ pub struct Runtime {
     pub levels: SharedSet,
     /// Problems met while building the engines (logged by the adapter as warnings).
     pub warnings: Vec<String>,
+    /// For each `masking` rule, the sensitive types (by classifier index) it names:
+    /// resolved once here, not by name on every response.
+    pub masking_types: Vec<Vec<bool>>,
     rng: Cell<u64>,
     hs256_issuers: std::cell::RefCell<Vec<String>>,
     /// Scan results and scratch buffers reused by every exchange of this VM: the JSON
@@ -148,10 +151,24 @@ impl Runtime {
             None => Vec::new(),
         };
         let max_endpoints = usize::try_from(policy.apis.max_endpoints).unwrap_or(5000);
+        let classifier = Classifier::new(&policy.sensitive);
+        let masking_types = policy
+            .masking
+            .iter()
+            .map(|rule| {
+                (0..classifier.type_count())
+                    .map(|ti| {
+                        rule.types.is_empty()
+                            || rule.types.iter().any(|t| t == classifier.type_id(ti))
+                    })
+                    .collect()
+            })
+            .collect();
         Self {
             templater: Templater::new(&policy.apis),
             identifier,
-            classifier: Classifier::new(&policy.sensitive),
+            classifier,
+            masking_types,
             detector: Detector::new(enabled_families(&policy)),
             rate_limiters: policy
                 .rate_limits

@@ -278,6 +278,33 @@ fn masking_replaces_the_body_and_names_the_headers_to_drop() {
 }
 
 #[test]
+fn masking_rules_apply_in_order_and_without_types_to_every_type() {
+    let rh = h(&[("content-type", "application/json")]);
+    let body = br#"{"m":"13812345678","e":"alice@example.com"}"#;
+    let masked = |cfg: Value| {
+        let rt = rt(cfg);
+        let host = MemHost::default();
+        let (mut ex, _) = answered(&rt, &host, &rh);
+        match ex.response_body(&rt, &host, &rh, body, false) {
+            BodyResult::Replace { body, .. } => String::from_utf8(body).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    };
+    // The first rule naming a type decides its style; a rule without `types` takes
+    // every type no earlier rule took.
+    let out = masked(json!({"mode": "enforce", "masking": [
+        {"name": "phones", "types": ["cn_mobile"], "style": "full"},
+        {"name": "rest", "style": "partial"},
+    ]}));
+    assert_eq!(out, r#"{"m":"***********","e":"a***@example.com"}"#);
+    // Only the named types.
+    let out = masked(json!({"mode": "enforce", "masking": [
+        {"name": "mails", "types": ["email"], "style": "full"},
+    ]}));
+    assert_eq!(out, r#"{"m":"13812345678","e":"*****************"}"#);
+}
+
+#[test]
 fn behavioural_blocks_answer_later_requests_of_the_actor() {
     let rt = rt(json!({"mode": "enforce", "detection": {"behavior": {
         "auth_failure_burst": {"count": 3, "per": "5m", "action": "block"}}}}));
