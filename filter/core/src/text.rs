@@ -114,12 +114,50 @@ pub fn split_once_ascii(s: &str, sep: u8) -> Option<(&str, &str)> {
     Some((s.get(..k)?, s.get(k + 1..)?))
 }
 
+/// Whether `hay` holds `needle`: eight bytes at a time (the last chunk zero-padded and
+/// its padding masked off). For short values, where `memchr`'s set-up costs more than
+/// the search (in Wasm most of all).
+pub fn has_byte(hay: &[u8], needle: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(needle);
+    // A borrow only marks bytes above a true one: "any" is exact.
+    let zero_in = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
+    let mut chunks = hay.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        if zero_in(u64::from_le_bytes(w) ^ pattern) != 0 {
+            return true;
+        }
+    }
+    let rest = chunks.remainder();
+    if rest.is_empty() {
+        return false;
+    }
+    let mut w = [0u8; 8];
+    if let Some(d) = w.get_mut(..rest.len()) {
+        d.copy_from_slice(rest);
+    }
+    // Only the bytes that are there (the lowest `rest.len()`).
+    let valid = HIGH >> (8 * (8 - rest.len()));
+    zero_in(u64::from_le_bytes(w) ^ pattern) & valid != 0
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod props {
     use super::*;
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn has_byte_is_contains(
+            hay in proptest::collection::vec(prop::sample::select(vec![0u8, b' ', b'a', b'!', 0x1f, 0x21, 0x80, 0xa0, 0xff]), 0..40),
+            needle in prop::sample::select(vec![0u8, b' ', b'a', 0xff, 0x80]),
+        ) {
+            prop_assert_eq!(has_byte(&hay, needle), hay.contains(&needle));
+        }
+
         #[test]
         fn ascii_splits_agree_with_str_splits(s in "[a/?;é中]{0,12}", sep in proptest::sample::select(vec!['/', '?', ';'])) {
             let got: Vec<&str> = split_ascii(&s, sep as u8).collect();

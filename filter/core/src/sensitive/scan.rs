@@ -492,7 +492,7 @@ impl Classifier {
         }
         // An id-like key voids weak matches in id-like values, not in free text.
         let text_kc;
-        let kc = if kc.neg && value.contains(&b' ') {
+        let kc = if kc.neg && crate::text::has_byte(value, b' ') {
             text_kc = KeyCtx { neg: false, ..*kc };
             &text_kc
         } else {
@@ -553,8 +553,36 @@ impl Classifier {
 /// Keys are scanned only when they could hold a value (digits, `@`, non-ASCII): plain
 /// identifiers never match a type without a key of their own.
 pub(crate) fn worth_scanning_key(k: &[u8]) -> bool {
-    k.iter()
-        .any(|&b| b.is_ascii_digit() || b == b'@' || b >= 0x80)
+    // Eight bytes at a time (every JSON key of a body passes here); the last chunk is
+    // zero-padded, and a zero byte is none of the three.
+    let mut chunks = k.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        if worth_mask(u64::from_le_bytes(w)) != 0 {
+            return true;
+        }
+    }
+    let rest = chunks.remainder();
+    let mut w = [0u8; 8];
+    if let Some(d) = w.get_mut(..rest.len()) {
+        d.copy_from_slice(rest);
+    }
+    worth_mask(u64::from_le_bytes(w)) != 0
+}
+
+/// Non-zero when a byte of `x` is an ASCII digit, `@` or non-ASCII (the usual SWAR
+/// tests; a borrow only marks bytes above a true one, so "any" is exact).
+fn worth_mask(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low = x & !HIGH;
+    // Bytes strictly between `/` (0x2F) and `:` (0x3A), among the ASCII ones.
+    let digit =
+        (ONES * (127 + 0x3A)).wrapping_sub(low) & !x & low.wrapping_add(ONES * (127 - 0x2F));
+    let y = x ^ (ONES * u64::from(b'@'));
+    let at = y.wrapping_sub(ONES) & !y;
+    (digit | at | x) & HIGH
 }
 
 fn report(
@@ -2323,6 +2351,27 @@ mod props {
     }
 
     proptest! {
+        #[test]
+        fn worth_scanning_key_is_the_byte_loop(k in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let want = k.iter().any(|&b| b.is_ascii_digit() || b == b'@' || b >= 0x80);
+            prop_assert_eq!(worth_scanning_key(&k), want);
+        }
+
+        #[test]
+        fn worth_scanning_key_at_every_position(
+            filler in prop::sample::select(vec![b'a', b'/', b':', b'?', b'A', b'_', 0u8, 0x7f]),
+            hit in prop::sample::select(vec![b'0', b'9', b'@', 0x80u8, 0xff, b'/', b':', b'?', b'A']),
+            len in 1usize..24,
+            at in 0usize..24,
+        ) {
+            let mut k = vec![filler; len];
+            if let Some(b) = k.get_mut(at) {
+                *b = hit;
+            }
+            let want = k.iter().any(|&b| b.is_ascii_digit() || b == b'@' || b >= 0x80);
+            prop_assert_eq!(worth_scanning_key(&k), want);
+        }
+
         #[test]
         fn alnum_end_is_the_byte_loop(v in proptest::collection::vec(any::<u8>(), 0..64), start in 0usize..70) {
             let want = start
