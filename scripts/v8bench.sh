@@ -80,16 +80,24 @@ instructions() {
 # setup $1, at $count_requests / 5 and $count_requests requests (both runs at once):
 # $out/$3.short.{cg,log} and $out/$3.long.{cg,log}.
 traces() {
-  local s=$1 m=$2 tag=$3 n which
+  local s=$1 m=$2 tag=$3 n which p pids=()
   for which in short long; do
     n=$count_requests
     [ $which = short ] && n=$((count_requests / 5))
     valgrind --tool=callgrind --smc-check=all-non-file --dump-instr=yes \
       --callgrind-out-file="$out/$tag.$which.cg" \
       node --no-liftoff --single-threaded --log-code --logfile="$out/$tag.$which.log" \
-      --no-logfile-per-isolate envoy/bench/v8host.mjs "$out/$s.json" "$n" 1 "$m" >/dev/null 2>&1 &
+      --no-logfile-per-isolate envoy/bench/v8host.mjs "$out/$s.json" "$n" 1 "$m" \
+      >/dev/null 2>"$out/$tag.$which.err" &
+    pids+=($!)
   done
-  wait
+  for p in "${pids[@]}"; do
+    if ! wait "$p"; then
+      echo "[v8bench] a traced run of $s failed:" >&2
+      tail -5 "$out/$tag".*.err >&2
+      exit 1
+    fi
+  done
 }
 for s in "${setups[@]}"; do
   python3 -c 'import json, sys; sys.path.insert(0, "envoy/bench"); import harness; print(json.dumps(harness.plugin_config(sys.argv[1])))' "$s" > "$out/$s.json"
@@ -102,8 +110,8 @@ for s in "${setups[@]}"; do
       b_args=(--b "$out/b.short.cg" "$out/b.short.log" "$out/b.long.cg" "$out/b.long.log")
     fi
     python3 envoy/bench/v8count.py "$out/a.short.cg" "$out/a.short.log" "$out/a.long.cg" \
-      "$out/a.long.log" $((count_requests - count_requests / 5)) "${b_args[@]}"
-    rm -f "$out"/[ab].{short,long}.{cg,log}
+      "$out/a.long.log" $((count_requests - count_requests / 5)) ${b_args[@]+"${b_args[@]}"}
+    rm -f "$out"/[ab].{short,long}.{cg,log,err}
   elif [ $count = 1 ]; then
     for m in "$module" ${ab:+"$ab"}; do
       printf '%-8s %s: ' "$s" "$m"

@@ -7,7 +7,9 @@ code is credited to the function V8 compiled there (Wasm function names from the
 module's name section), and the difference between a short and a long run, divided by
 the extra requests, leaves the cost per request with start-up and compilation taken
 out. Self cost only (a function's callees are counted apart). Deterministic to a few
-instructions, unlike a sampling profile, so changes of 1 % of a setup show.
+instructions, unlike a sampling profile, so changes of 1 % of a setup show. V8's
+code-move and code-delete events are not followed: the module's functions are compiled
+once and stay, but rows of the JavaScript host (`--all`) may be misattributed.
 
 usage: envoy/bench/v8count.py SHORT.callgrind SHORT.log LONG.callgrind LONG.log EXTRA
        [--b SHORT.callgrind SHORT.log LONG.callgrind LONG.log] [--top N] [--all]
@@ -71,6 +73,9 @@ def code_ranges(path):
             except (IndexError, ValueError):
                 continue
     ranges.sort()
+    if not any(not name.startswith("host:") for _, _, name in ranges):
+        sys.exit(f"{path}: no Wasm code in V8's log (did the module run? V8's code kinds "
+                 "may have changed: Wasm functions are kind 4 in Node.js 18-22)")
     return ranges
 
 

@@ -196,11 +196,9 @@ static STR_STOP: [bool; 256] = {
 /// character or a non-ASCII byte), as high bits: the usual SWAR tests. A borrow only
 /// marks bytes above a true one, so "any" and the lowest marked byte are exact.
 fn stop_mask(x: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_in = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
-    let quote = zero_in(x ^ (ONES * u64::from(b'"')));
-    let backslash = zero_in(x ^ (ONES * u64::from(b'\\')));
+    use crate::text::swar::{zero_bytes, HIGH, ONES};
+    let quote = zero_bytes(x ^ (ONES * u64::from(b'"')));
+    let backslash = zero_bytes(x ^ (ONES * u64::from(b'\\')));
     let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
     quote | backslash | control | (x & HIGH)
 }

@@ -114,34 +114,63 @@ pub fn split_once_ascii(s: &str, sep: u8) -> Option<(&str, &str)> {
     Some((s.get(..k)?, s.get(k + 1..)?))
 }
 
-/// Whether `hay` holds `needle`: eight bytes at a time (the last chunk zero-padded and
-/// its padding masked off). For short values, where `memchr`'s set-up costs more than
-/// the search (in Wasm most of all).
-pub fn has_byte(hay: &[u8], needle: u8) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let pattern = ONES * u64::from(needle);
-    // A borrow only marks bytes above a true one: "any" is exact.
-    let zero_in = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
-    let mut chunks = hay.chunks_exact(8);
-    for c in &mut chunks {
+/// Byte tests eight bytes at a time in a `u64` ("SWAR"), shared by the scanners. Each
+/// test gives the high bit of every byte that passes; a borrow only ever marks bytes
+/// above a true one, so "any byte" and the lowest marked byte are exact.
+pub mod swar {
+    /// `0x01` in every byte.
+    pub const ONES: u64 = 0x0101_0101_0101_0101;
+    /// `0x80` in every byte.
+    pub const HIGH: u64 = 0x8080_8080_8080_8080;
+
+    /// The zero bytes of `y` (a byte equal to `b`: `zero_bytes(x ^ ONES * b)`).
+    #[inline]
+    pub fn zero_bytes(y: u64) -> u64 {
+        y.wrapping_sub(ONES) & !y & HIGH
+    }
+
+    /// The bytes of `x` strictly between `m` and `n` (`n` ≤ 128), among those below
+    /// 0x80; `low` is `x` with the high bits cleared (or case-folded from it).
+    #[inline]
+    pub fn between(low: u64, x: u64, m: u8, n: u8) -> u64 {
+        (ONES * (127 + u64::from(n))).wrapping_sub(low)
+            & !x
+            & low.wrapping_add(ONES * (127 - u64::from(m)))
+            & HIGH
+    }
+
+    /// Up to eight bytes as a little-endian word, zero-padded.
+    #[inline]
+    pub fn word(b: &[u8]) -> u64 {
         let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        if zero_in(u64::from_le_bytes(w) ^ pattern) != 0 {
-            return true;
+        let n = b.len().min(8);
+        if let (Some(d), Some(s)) = (w.get_mut(..n), b.get(..n)) {
+            d.copy_from_slice(s);
         }
+        u64::from_le_bytes(w)
     }
-    let rest = chunks.remainder();
-    if rest.is_empty() {
-        return false;
+
+    /// Whether `test` marks a byte of `hay`, eight bytes at a time; the padding of the
+    /// last word never counts.
+    #[inline]
+    pub fn any(hay: &[u8], test: impl Fn(u64) -> u64) -> bool {
+        let mut chunks = hay.chunks_exact(8);
+        for c in &mut chunks {
+            if test(word(c)) != 0 {
+                return true;
+            }
+        }
+        let rest = chunks.remainder();
+        // The bytes that are there: the lowest `rest.len()`.
+        !rest.is_empty() && test(word(rest)) & (HIGH >> (8 * (8 - rest.len()))) != 0
     }
-    let mut w = [0u8; 8];
-    if let Some(d) = w.get_mut(..rest.len()) {
-        d.copy_from_slice(rest);
-    }
-    // Only the bytes that are there (the lowest `rest.len()`).
-    let valid = HIGH >> (8 * (8 - rest.len()));
-    zero_in(u64::from_le_bytes(w) ^ pattern) & valid != 0
+}
+
+/// Whether `hay` holds `needle`, eight bytes at a time: for short values, where
+/// `memchr`'s set-up costs more than the search (in Wasm most of all).
+pub fn has_byte(hay: &[u8], needle: u8) -> bool {
+    let pattern = swar::ONES * u64::from(needle);
+    swar::any(hay, |x| swar::zero_bytes(x ^ pattern))
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

@@ -298,15 +298,15 @@ const PROBE_PAIRS: &[(&[u8], &[&[u8]])] = &[
 
 /// For each byte, the entries of [`PROBE_SEGMENTS`] that start with it (bit `i`: entry
 /// `i`), so a path segment is compared with those only (a handful instead of 77). A
-/// list of more than 128 entries fails to compile here.
+/// list of more than 128 entries, or an empty entry, fails to compile here.
 static SEGMENTS_BY_FIRST_BYTE: [u128; 256] = {
     let mut t = [0u128; 256];
     let mut i = 0;
     while i < PROBE_SEGMENTS.len() {
         let p = PROBE_SEGMENTS[i].0;
-        if !p.is_empty() {
-            t[p[0] as usize] |= 1 << i;
-        }
+        // An empty entry would match every segment: refused at compile time.
+        assert!(!p.is_empty(), "an empty probe segment");
+        t[p[0] as usize] |= 1 << i;
         i += 1;
     }
     t
@@ -318,9 +318,8 @@ static PAIR_FIRST_BYTES: [bool; 256] = {
     let mut i = 0;
     while i < PROBE_PAIRS.len() {
         let p = PROBE_PAIRS[i].0;
-        if !p.is_empty() {
-            t[p[0] as usize] = true;
-        }
+        assert!(!p.is_empty(), "an empty probe pair key");
+        t[p[0] as usize] = true;
         i += 1;
     }
     t

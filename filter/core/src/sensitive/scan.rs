@@ -553,36 +553,13 @@ impl Classifier {
 /// Keys are scanned only when they could hold a value (digits, `@`, non-ASCII): plain
 /// identifiers never match a type without a key of their own.
 pub(crate) fn worth_scanning_key(k: &[u8]) -> bool {
-    // Eight bytes at a time (every JSON key of a body passes here); the last chunk is
-    // zero-padded, and a zero byte is none of the three.
-    let mut chunks = k.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        if worth_mask(u64::from_le_bytes(w)) != 0 {
-            return true;
-        }
-    }
-    let rest = chunks.remainder();
-    let mut w = [0u8; 8];
-    if let Some(d) = w.get_mut(..rest.len()) {
-        d.copy_from_slice(rest);
-    }
-    worth_mask(u64::from_le_bytes(w)) != 0
-}
-
-/// Non-zero when a byte of `x` is an ASCII digit, `@` or non-ASCII (the usual SWAR
-/// tests; a borrow only marks bytes above a true one, so "any" is exact).
-fn worth_mask(x: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let low = x & !HIGH;
-    // Bytes strictly between `/` (0x2F) and `:` (0x3A), among the ASCII ones.
-    let digit =
-        (ONES * (127 + 0x3A)).wrapping_sub(low) & !x & low.wrapping_add(ONES * (127 - 0x2F));
-    let y = x ^ (ONES * u64::from(b'@'));
-    let at = y.wrapping_sub(ONES) & !y;
-    (digit | at | x) & HIGH
+    // Eight bytes at a time: every JSON key of a body passes here.
+    use crate::text::swar::{between, zero_bytes, HIGH, ONES};
+    crate::text::swar::any(k, |x| {
+        let digit = between(x & !HIGH, x, b'0' - 1, b'9' + 1);
+        let at = zero_bytes(x ^ (ONES * u64::from(b'@')));
+        digit | at | (x & HIGH)
+    })
 }
 
 fn report(
@@ -772,19 +749,13 @@ fn mixed_cannot_match(t: &[u8], next: u8) -> bool {
 /// `v[i]` is none): eight bytes per step (SWAR range tests, exact per byte because
 /// bytes with the high bit set are excluded first), then byte by byte.
 fn alnum_end(v: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    // High bit of each byte of `x` (all < 0x80 in `low`) strictly between `m` and `n`.
-    let between = |low: u64, x: u64, m: u64, n: u64| {
-        (ONES * (127 + n)).wrapping_sub(low) & !x & (low + ONES * (127 - m)) & HIGH
-    };
+    use crate::text::swar::{between, HIGH, ONES};
     while let Some(chunk) = v.get(i..i + 8) {
         let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let low = x & LOW7;
-        let digit = between(low, x, u64::from(b'0' - 1), u64::from(b'9' + 1));
+        let low = x & !HIGH;
+        let digit = between(low, x, b'0' - 1, b'9' + 1);
         let folded = low | (ONES * 0x20);
-        let letter = between(folded, x, u64::from(b'a' - 1), u64::from(b'z' + 1));
+        let letter = between(folded, x, b'a' - 1, b'z' + 1);
         let stop = !(digit | letter) & HIGH;
         if stop != 0 {
             return i + (stop.trailing_zeros() / 8) as usize;
