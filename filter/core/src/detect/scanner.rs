@@ -224,11 +224,7 @@ const PROBE_SEGMENTS: &[(&[u8], bool)] = &[
     (b"console", true),
     (b"setup.cgi", true),
     (b"login.cgi", true),
-    (b"admin.php", true),
     (b"administrator", true),
-    (b"install.php", true),
-    (b"config.json", true),
-    (b"credentials", true),
     (b"id_rsa", true),
     (b"docker-compose.yml", true),
     (b".travis.yml", true),
@@ -285,19 +281,12 @@ const PROBE_PAIRS: &[(&[u8], &[&[u8]])] = &[
         b"invoker",
         &[b"jmxinvokerservlet", b"ejbinvokerservlet", b"readonly"],
     ),
-    (b"solr", &[b"admin"]),
-    (b"credentials", &[]),
-    (b"config.json", &[]),
-    (b"remote", &[]),
     (b"autodiscover", &[b"autodiscover.xml"]),
-    (b"admin.php", &[]),
     (b"administrator", &[b"index.php"]),
-    (b"install.php", &[]),
-    (b"console", &[]),
 ];
 
 /// For each byte, the entries of [`PROBE_SEGMENTS`] that start with it (bit `i`: entry
-/// `i`), so a path segment is compared with those only (a handful instead of 77). A
+/// `i`), so a path segment is compared with those only (a handful instead of all). A
 /// list of more than 128 entries, or an empty entry, fails to compile here.
 static SEGMENTS_BY_FIRST_BYTE: [u128; 256] = {
     let mut t = [0u128; 256];
@@ -447,6 +436,31 @@ mod tests {
             b"/api/admin/users",
             b"/remote-config/v1",
             b"/static/app.js",
+        ] {
+            assert!(!probe_path(p), "{}", String::from_utf8_lossy(p));
+        }
+    }
+
+    /// Each pair key once (the first would hide the others) and with followers (a key
+    /// without any would only switch its own probe entry off).
+    #[test]
+    fn probe_pairs_are_unique_and_have_followers() {
+        for (i, (k, nexts)) in PROBE_PAIRS.iter().enumerate() {
+            assert!(!nexts.is_empty(), "{}", String::from_utf8_lossy(k));
+            assert!(
+                !PROBE_PAIRS[..i].iter().any(|(q, _)| q == k),
+                "{}",
+                String::from_utf8_lossy(k)
+            );
+        }
+        // Generic words stay out: they are the names of ordinary APIs and files.
+        for p in [
+            &b"/api/v1/credentials"[..],
+            b"/config.json",
+            b"/admin.php",
+            b"/install.php",
+            b"/console",
+            b"/remote/status",
         ] {
             assert!(!probe_path(p), "{}", String::from_utf8_lossy(p));
         }
