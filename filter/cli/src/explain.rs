@@ -255,6 +255,6 @@ pub fn explain(argv: &[String]) -> Result<String, String> {
 fn view(headers: &[(String, Vec<u8>)]) -> Vec<Header<'_>> {
     headers
         .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .map(|(n, v)| (n.as_bytes(), v.as_slice()))
         .collect()
 }

@@ -71,16 +71,16 @@ fn main() {
     let _ = rt.prepare(&host);
     let body = pii::bench_request(42).into_bytes();
     let resp = pii::bench_response(42).into_bytes();
-    let headers: Vec<(&str, &[u8])> = vec![
-        (":authority", b"orders:8080"),
-        (":path", b"/api/v1/orders"),
-        (":method", b"POST"),
+    let headers: Vec<(&[u8], &[u8])> = vec![
+        (b":authority", b"orders:8080"),
+        (b":path", b"/api/v1/orders"),
+        (b":method", b"POST"),
         (
-            "authorization",
+            b"authorization",
             b"Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTAwMDEiLCJleHAiOjQxMDI0NDQ4MDB9.c2ln",
         ),
-        ("content-type", b"application/json"),
-        ("x-request-id", b"5f0c6a4e-6d1b-4b7e-9d8a-2b1c3d4e5f60"),
+        (b"content-type", b"application/json"),
+        (b"x-request-id", b"5f0c6a4e-6d1b-4b7e-9d8a-2b1c3d4e5f60"),
     ];
     let (ex, _) = Exchange::start(
         &rt,
@@ -100,7 +100,8 @@ fn main() {
     );
     let mut ex = ex.expect("an exchange");
     ex.request_body(&rt, &host, &body, false);
-    let rh: Vec<(&str, &[u8])> = vec![(":status", b"200"), ("content-type", b"application/json")];
+    let rh: Vec<(&[u8], &[u8])> =
+        vec![(b":status", b"200"), (b"content-type", b"application/json")];
     ex.response_headers(
         &rt,
         &host,

@@ -264,7 +264,7 @@ fn one(rt: &Runtime, host: &dyn Host, r: &Req, resp: &[u8], t: &mut Stages, time
     let headers: Vec<Header<'_>> = r
         .headers
         .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .map(|(n, v)| (n.as_bytes(), v.as_slice()))
         .collect();
     let req = RequestInfo {
         method: r.method,
@@ -294,7 +294,7 @@ fn one(rt: &Runtime, host: &dyn Host, r: &Req, resp: &[u8], t: &mut Stages, time
     ALLOCS.fetch_sub(allocs() - before, Ordering::Relaxed);
     let rh: Vec<Header<'_>> = owned
         .iter()
-        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .map(|(n, v)| (n.as_bytes(), v.as_slice()))
         .collect();
     let plan = ex.response_headers(
         rt,

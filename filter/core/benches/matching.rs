@@ -129,13 +129,13 @@ fn main() {
             return;
         }
     };
-    let req_headers: Vec<(&str, &[u8])> = vec![
-        (":authority", b"orders:8080"),
-        ("authorization", b"Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln"),
-        ("accept", b"application/json"),
-        ("user-agent", b"bench-client/1.0"),
-        ("x-request-id", b"5f0c6a4e-6d1b-4b7e-9d8a-2b1c3d4e5f60"),
-        ("x-tenant", b"blocked-19"),
+    let req_headers: Vec<(&[u8], &[u8])> = vec![
+        (b":authority", b"orders:8080"),
+        (b"authorization", b"Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln"),
+        (b"accept", b"application/json"),
+        (b"user-agent", b"bench-client/1.0"),
+        (b"x-request-id", b"5f0c6a4e-6d1b-4b7e-9d8a-2b1c3d4e5f60"),
+        (b"x-tenant", b"blocked-19"),
     ];
     let subject = |path: &'static str, template: &'static str| Subject {
         principal: Some("spiffe://cluster.local/ns/web/sa/frontend"),

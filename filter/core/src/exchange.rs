@@ -58,9 +58,10 @@ impl Direction {
     }
 }
 
-/// One header as read from Envoy: lower-case name, raw value (borrowed from the
-/// serialised header map the adapter read).
-pub type Header<'a> = (&'a str, &'a [u8]);
+/// One header as read from Envoy: lower-case name, raw value, both as bytes borrowed
+/// from the serialised header map the adapter read (names are not checked as UTF-8
+/// per request: they are only compared with names meshward knows, which are ASCII).
+pub type Header<'a> = (&'a [u8], &'a [u8]);
 
 /// Request or response headers as read from Envoy, in order.
 pub type HeaderList<'a> = [Header<'a>];
@@ -69,7 +70,7 @@ pub type HeaderList<'a> = [Header<'a>];
 pub fn header<'a>(headers: &'a HeaderList<'a>, name: &str) -> Option<&'a [u8]> {
     headers
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
         .map(|(_, v)| *v)
 }
 
@@ -603,9 +604,15 @@ impl Exchange {
             }
         }
         // Incoming x-meshward-* headers are never trusted.
+        // (Envoy's codecs only pass token characters in names; a name that is not
+        // UTF-8 could not be named to the host's header calls anyway.)
         for (n, _) in req.headers.iter() {
-            if n.starts_with("x-meshward-") && !plan.remove_headers.iter().any(|h| h == n) {
-                plan.remove_headers.push((*n).to_string());
+            if n.starts_with(b"x-meshward-") {
+                if let Ok(n) = std::str::from_utf8(n) {
+                    if !plan.remove_headers.iter().any(|h| h == n) {
+                        plan.remove_headers.push(n.to_string());
+                    }
+                }
             }
         }
         if p.inspection.force_identity && header(req.headers, "accept-encoding").is_some() {
@@ -909,12 +916,12 @@ impl Exchange {
                     "x-forwarded-host",
                     "origin",
                 ] {
-                    for &(n, v) in req.headers.iter().filter(|(n, _)| *n == name) {
+                    for &(n, v) in req.headers.iter().filter(|(n, _)| *n == name.as_bytes()) {
                         let mut f = rt.detector.inspect(v, Place::Header);
-                        if n == "user-agent" && rt.detector.scanner_user_agent(v) {
+                        if n == b"user-agent" && rt.detector.scanner_user_agent(v) {
                             f.insert(Family::Scanner);
                         }
-                        if n == "referer" || n == "origin" {
+                        if n == b"referer" || n == b"origin" {
                             // A page URL on localhost is normal in development.
                             f.remove(Family::Ssrf);
                         }

@@ -82,8 +82,8 @@ mod tests {
 
     #[test]
     fn per_connection_only_without_forwarding() {
-        let plain: &HeaderList<'_> = &[(":path", b"/x".as_slice())];
-        let xff: &HeaderList<'_> = &[("x-forwarded-for", b"10.1.2.3".as_slice())];
+        let plain: &HeaderList<'_> = &[(b":path", b"/x".as_slice())];
+        let xff: &HeaderList<'_> = &[(b"x-forwarded-for", b"10.1.2.3".as_slice())];
         assert!(per_connection(plain, false));
         assert!(!per_connection(xff, false));
         assert!(!per_connection(plain, true));

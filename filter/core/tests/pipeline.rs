@@ -30,7 +30,7 @@ type Headers = Vec<Header<'static>>;
 fn h(list: &[(&str, &str)]) -> Headers {
     list.iter()
         .map(|(k, v)| {
-            let k: &'static str = Box::leak(k.to_string().into_boxed_str());
+            let k: &'static [u8] = Box::leak(k.as_bytes().to_vec().into_boxed_slice());
             let v: &'static [u8] = Box::leak(v.as_bytes().to_vec().into_boxed_slice());
             (k, v)
         })

@@ -106,7 +106,7 @@ fn grpc_code(code: u32) -> GrpcStatusCode {
 fn pseudo<'a>(headers: &[Header<'a>], name: &str) -> &'a str {
     headers
         .iter()
-        .find(|(n, _)| *n == name)
+        .find(|(n, _)| *n == name.as_bytes())
         .and_then(|(_, v)| std::str::from_utf8(v).ok())
         .unwrap_or("")
 }
@@ -281,11 +281,11 @@ impl HttpContext for Stream {
             },
         );
         // Removing an absent header is a no-op: skip the host call.
-        for h in plan
-            .remove_headers
-            .iter()
-            .filter(|h| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(h)))
-        {
+        for h in plan.remove_headers.iter().filter(|h| {
+            headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(h.as_bytes()))
+        }) {
             if hostcalls::set_map_value(MapType::HttpResponseHeaders, h, None).is_err() {
                 self.internal_error(ErrorSite::HostCall);
             }

@@ -49,14 +49,13 @@ fn trim(v: &[u8]) -> &[u8] {
 }
 
 /// Every value of a header (lower-case `name`), trimmed, in order.
-pub fn header_values<'a>(
+pub fn header_values<'a, 'n>(
     headers: &'a HeaderList<'a>,
-    name: &str,
-) -> impl Iterator<Item = &'a [u8]> {
-    let name = name.to_string();
+    name: &'n str,
+) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
     headers
         .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(&name))
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
         .map(|(_, v)| trim(v))
 }
 
@@ -191,7 +190,7 @@ mod tests {
     fn hs(list: &[(&str, &str)]) -> Vec<crate::exchange::Header<'static>> {
         list.iter()
             .map(|(n, v)| {
-                let n: &'static str = Box::leak(n.to_string().into_boxed_str());
+                let n: &'static [u8] = Box::leak(n.as_bytes().to_vec().into_boxed_slice());
                 let v: &'static [u8] = Box::leak(v.as_bytes().to_vec().into_boxed_slice());
                 (n, v)
             })

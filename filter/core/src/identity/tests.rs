@@ -17,7 +17,7 @@ const SECRET: &str = "0123456789abcdef0123456789abcdef";
 fn hs(list: &[(&str, &str)]) -> Vec<crate::exchange::Header<'static>> {
     list.iter()
         .map(|(n, v)| {
-            let n: &'static str = Box::leak(n.to_string().into_boxed_str());
+            let n: &'static [u8] = Box::leak(n.as_bytes().to_vec().into_boxed_slice());
             let v: &'static [u8] = Box::leak(v.as_bytes().to_vec().into_boxed_slice());
             (n, v)
         })
@@ -449,7 +449,7 @@ fn header_source() {
         Some(("u-7", "header", false, false))
     );
     assert_eq!(run(&id, &hs(&[("x-user-id", "")]), None).account, None);
-    let bin: [Header<'_>; 1] = [("x-user-id", &[0xff, 0xfe])];
+    let bin: [Header<'_>; 1] = [(b"x-user-id", &[0xff, 0xfe])];
     assert_eq!(run(&id, &bin, None).account, None);
     let long = "é".repeat(1000);
     let out = run(&id, &hs(&[("x-user-id", &long)]), None);
@@ -663,7 +663,7 @@ fn no_panics_on_garbage_requests() {
         b"bearer".to_vec(),
     ];
     for v in &junk {
-        let h: [Header<'_>; 3] = [("authorization", v), ("cookie", v), ("x-u", v)];
+        let h: [Header<'_>; 3] = [(b"authorization", v), (b"cookie", v), (b"x-u", v)];
         let _ = run(&id, &h, Some("k=%zz&k&&=&k=%FF"));
     }
 }
@@ -691,10 +691,10 @@ mod fuzz {
             ]);
             let bearer = format!("Bearer {token}");
             let h: [Header<'_>; 4] = [
-                ("authorization", &auth),
-                ("authorization", bearer.as_bytes()),
-                ("cookie", &auth),
-                ("x-u", token.as_bytes()),
+                (b"authorization", &auth),
+                (b"authorization", bearer.as_bytes()),
+                (b"cookie", &auth),
+                (b"x-u", token.as_bytes()),
             ];
             let out = run(&id, &h, Some(&query));
             prop_assert!(out.trusted().is_none());

@@ -106,7 +106,7 @@ impl Subject<'_> {
         for (name, accepted) in &c.headers {
             // Every value of a repeated header is considered.
             let ok = self.headers.iter().any(|(n, v)| {
-                n == name
+                *n == name.as_bytes()
                     && std::str::from_utf8(v).is_ok_and(|v| accepted.iter().any(|a| a == v.trim()))
             });
             if !ok {
@@ -319,7 +319,7 @@ mod tests {
 
     #[test]
     fn conditions_match_every_given_fact() {
-        let h: [Header<'_>; 1] = [("x-tenant", b"acme")];
+        let h: [Header<'_>; 1] = [(b"x-tenant", b"acme")];
         let s = subject(&h);
         let a = access(
             json!([{"name": "r", "action": "allow", "when": {
@@ -398,7 +398,7 @@ mod tests {
 
     #[test]
     fn limit_keys_fall_back_and_stay_distinct() {
-        let h: [Header<'_>; 1] = [("x-tenant", b"acme")];
+        let h: [Header<'_>; 1] = [(b"x-tenant", b"acme")];
         let mut s = subject(&h);
         let mut k = Vec::new();
         s.key(&[KeyPart::Account], &mut k);
