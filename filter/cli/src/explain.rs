@@ -8,8 +8,11 @@ use meshward_core::exchange::{
     BodyResult, Direction, Exchange, Header, OutRecord, RequestInfo, ResponseInfo, StreamEnd,
 };
 use meshward_core::host::MemHost;
+use meshward_core::identity::parse_spiffe;
+use meshward_core::peer::Source;
 use meshward_core::runtime::{NodeInfo, Runtime};
 use std::process::ExitCode;
+use std::rc::Rc;
 
 const USAGE: &str = "usage: meshward explain CONFIG [--method M] [--path P] [--header 'name: value']...
                         [--body JSON|@FILE] [--source IP] [--principal SPIFFE-ID]
@@ -128,14 +131,16 @@ pub fn explain(argv: &[String]) -> Result<String, String> {
     }
     let mut out = String::new();
     let request_headers = view(&headers);
+    let source = Rc::new(Source::parse(&a.source));
+    let workload = a.principal.as_deref().and_then(parse_spiffe).map(Rc::new);
     let req = RequestInfo {
         method: &a.method,
         path: &a.path,
         authority: "service.local",
         headers: &request_headers,
         direction: Direction::Inbound,
-        source_address: Some(&a.source),
-        principal: a.principal.as_deref(),
+        source: Some(&source),
+        workload: workload.as_ref(),
         mtls: a.principal.is_some(),
         jwt_authn: None,
         end_of_stream: a.body.is_none(),

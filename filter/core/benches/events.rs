@@ -15,8 +15,11 @@ use meshward_core::exchange::{
     Direction, Exchange, OutRecord, RequestInfo, ResponseInfo, StreamEnd,
 };
 use meshward_core::host::MemHost;
+use meshward_core::identity::parse_spiffe;
+use meshward_core::peer::Source;
 use meshward_core::runtime::{NodeInfo, Runtime};
 use std::hint::black_box;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 7;
@@ -91,8 +94,10 @@ fn main() {
             authority: "orders:8080",
             headers: &headers,
             direction: Direction::Inbound,
-            source_address: Some("10.1.2.3:40000"),
-            principal: Some("spiffe://cluster.local/ns/web/sa/frontend"),
+            source: Some(&Rc::new(Source::parse("10.1.2.3:40000"))),
+            workload: parse_spiffe("spiffe://cluster.local/ns/web/sa/frontend")
+                .map(Rc::new)
+                .as_ref(),
             mtls: true,
             jwt_authn: None,
             end_of_stream: false,

@@ -26,12 +26,14 @@ use meshward_core::exchange::{
     Direction, Exchange, Header, OutRecord, RequestInfo, ResponseInfo, StreamEnd,
 };
 use meshward_core::host::{CasOutcome, Host, HostError, MemHost};
+use meshward_core::peer::Source;
 use meshward_core::runtime::{NodeInfo, Runtime};
 use meshward_core::stats::MetricIdx;
 use serde_json::{json, Value};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -260,6 +262,9 @@ fn one(rt: &Runtime, host: &dyn Host, r: &Req, resp: &[u8], t: &mut Stages, time
             clock = now;
         }
     };
+    // The connection's parsed address (the adapter keeps one per connection).
+    thread_local!(static SOURCE: Rc<Source> = Rc::new(Source::parse("127.0.0.1:40000")));
+    let source = SOURCE.with(Rc::clone);
     // The adapter's view of the serialised header map (one vector per read).
     let headers: Vec<Header<'_>> = r
         .headers
@@ -272,8 +277,8 @@ fn one(rt: &Runtime, host: &dyn Host, r: &Req, resp: &[u8], t: &mut Stages, time
         authority: "127.0.0.1:8080",
         headers: &headers,
         direction: Direction::Inbound,
-        source_address: Some("127.0.0.1:40000"),
-        principal: None,
+        source: Some(&source),
+        workload: None,
         mtls: false,
         jwt_authn: None,
         end_of_stream: r.body.is_none(),

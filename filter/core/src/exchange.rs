@@ -17,7 +17,7 @@ use crate::detect::{Family, FamilySet, Place};
 use crate::events::record::*;
 use crate::findings::{self, Finding};
 use crate::host::Host;
-use crate::identity::{parse_spiffe, Account, IdentityInput, Strip, WeakAuth, Workload};
+use crate::identity::{Account, IdentityInput, Strip, WeakAuth, Workload};
 use crate::inventory::Seen;
 use crate::protect::answer::{self, Answer, Reason};
 use crate::protect::slots::hash64;
@@ -28,6 +28,7 @@ use crate::stats::{DecisionKind, ErrorSite, Message, Outcome};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 /// Listener direction (Envoy `xds.listener_direction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,10 +129,11 @@ pub struct RequestInfo<'a> {
     pub headers: &'a HeaderList<'a>,
     /// Listener direction.
     pub direction: Direction,
-    /// Envoy's `source.address` (`ip:port`).
-    pub source_address: Option<&'a str>,
-    /// Peer certificate URI SAN (SPIFFE id) under mTLS.
-    pub principal: Option<&'a str>,
+    /// Envoy's `source.address`, parsed ([`crate::peer::Source::parse`]).
+    pub source: Option<&'a Rc<crate::peer::Source>>,
+    /// The peer certificate's URI SAN (SPIFFE id) under mTLS, parsed
+    /// ([`crate::identity::parse_spiffe`]; `None` also when it is no SPIFFE id).
+    pub workload: Option<&'a Rc<Workload>>,
     /// The connection is mTLS.
     pub mtls: bool,
     /// Payloads verified by Envoy's jwt_authn, keyed by issuer.
@@ -313,9 +315,13 @@ pub struct Exchange {
     inventoried: Option<u64>,
     operation: Option<String>,
     request_id: Option<RequestId>,
-    source: SourceInfo,
+    /// `source.address` (shared with the connection's other requests).
+    source: Option<Rc<crate::peer::Source>>,
+    /// The address came from a header (`x-forwarded-for` or port 0).
+    ip_forwarded: bool,
+    /// The caller's IP when trusted (not forwarded, or `trust_forwarded_ip`).
     source_ip: Option<IpAddr>,
-    workload: Option<Workload>,
+    workload: Option<Rc<Workload>>,
     mtls: bool,
     account: Option<Account>,
     weak: WeakAuth,
@@ -566,15 +572,13 @@ impl Exchange {
         // An address Envoy took from a header (x-forwarded-for, or another through an
         // original-IP detection extension) is the caller's word, not its TCP peer.
         let forwarded = header(req.headers, "x-forwarded-for").is_some()
-            || req.source_address.is_some_and(crate::peer::from_header);
-        let ip_text = req.source_address.map(crate::peer::strip_port);
-        let ip: Option<IpAddr> = ip_text.and_then(|s| s.parse().ok());
+            || req.source.as_ref().is_some_and(|s| s.from_header);
         let trusted_ip = if forwarded && !p.identity.trust_forwarded_ip {
             None
         } else {
-            ip
+            req.source.as_ref().and_then(|s| s.ip)
         };
-        let workload = req.principal.and_then(parse_spiffe);
+        let workload = req.workload.cloned();
         let identity = rt.identifier.identify(
             &IdentityInput {
                 headers: req.headers,
@@ -625,7 +629,7 @@ impl Exchange {
                 .filter(|a| a.trusted)
                 .map(|a| a.id.as_str()),
             workload.as_ref().map(|w| w.principal.as_str()),
-            trusted_ip.map(|_| ip_text.unwrap_or_default()),
+            trusted_ip.and(req.source.as_ref().map(|s| &*s.text)),
         );
         let inspect = !p.inspection.skip_paths.matches(norm_path, template);
         let mut ex = Exchange {
@@ -640,11 +644,8 @@ impl Exchange {
             inventoried: None,
             operation,
             request_id,
-            source: SourceInfo {
-                ip: ip_text.map(str::to_string),
-                ip_forwarded: forwarded && ip_text.is_some(),
-                principal: workload.as_ref().map(|w| w.principal.clone()),
-            },
+            ip_forwarded: forwarded && req.source.is_some(),
+            source: req.source.cloned(),
             source_ip: trusted_ip,
             workload,
             mtls: req.mtls,
@@ -775,7 +776,7 @@ impl Exchange {
             declared: self.declared,
             level,
             first_seen_by: FirstSeenBy {
-                principal: self.source.principal.clone(),
+                principal: self.principal(),
                 account: self
                     .account
                     .as_ref()
@@ -783,6 +784,11 @@ impl Exchange {
                     .map(|a| record_account_id(rt, &a.id)),
             },
         })
+    }
+
+    /// The peer's SPIFFE id, for records.
+    fn principal(&self) -> Option<String> {
+        self.workload.as_ref().map(|w| w.principal.clone())
     }
 
     /// The normalised request path.
@@ -1604,7 +1610,7 @@ impl Exchange {
             alert,
             actor: ActorInfo {
                 account: trusted.map(|a| record_account_id(rt, &a.id)),
-                principal: self.source.principal.clone(),
+                principal: self.principal(),
                 ip: self.source_ip.map(|i| i.to_string()),
             },
             count,
@@ -1741,7 +1747,11 @@ impl Exchange {
                     request_id: self.request_id_text(),
                     service: rt.service.clone(),
                     direction: self.direction.as_str(),
-                    source: self.source.clone(),
+                    source: SourceInfo {
+                        ip: self.source.as_ref().map(|s| s.text.to_string()),
+                        ip_forwarded: self.ip_forwarded,
+                        principal: self.principal(),
+                    },
                     account,
                     api: self.api_info(),
                     status: end.status,

@@ -8,6 +8,33 @@
 //! parsed from a header has port 0, a TCP peer never has.
 
 use crate::exchange::{header, HeaderList};
+use std::net::IpAddr;
+
+/// A `source.address` parsed once: per connection when it is the TCP peer (the adapter
+/// keeps it with the connection's other facts), else per request. Requests share it
+/// by `Rc`, so a request on a known connection parses and allocates nothing for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The address without its port (`10.1.2.3`, `::1`), as records show it; other
+    /// addresses (a pipe path, an internal address) as Envoy wrote them.
+    pub text: Box<str>,
+    /// The address as an IP (`None`: not an IP address).
+    pub ip: Option<IpAddr>,
+    /// Envoy took the address from a header ([`from_header`]).
+    pub from_header: bool,
+}
+
+impl Source {
+    /// Parses Envoy's `source.address` (`ip:port`).
+    pub fn parse(addr: &str) -> Self {
+        let text = strip_port(addr);
+        Self {
+            text: text.into(),
+            ip: text.parse().ok(),
+            from_header: from_header(addr),
+        }
+    }
+}
 
 /// `addr` without its port (`10.1.2.3:80` → `10.1.2.3`, `[::1]:80` → `::1`); anything
 /// else (a pipe path, an internal address) unchanged.

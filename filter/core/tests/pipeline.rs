@@ -10,8 +10,10 @@ use meshward_core::exchange::{
     ResponseInfo, ResponsePlan, StreamEnd,
 };
 use meshward_core::host::MemHost;
+use meshward_core::peer::Source;
 use meshward_core::runtime::{NodeInfo, Runtime};
 use serde_json::{json, Value};
+use std::rc::Rc;
 
 fn rt(cfg: Value) -> Runtime {
     Runtime::new(
@@ -37,6 +39,11 @@ fn h(list: &[(&str, &str)]) -> Headers {
         .collect()
 }
 
+/// A parsed `source.address` for a test (leaked like the headers).
+fn source(addr: &str) -> &'static Rc<Source> {
+    Box::leak(Box::new(Rc::new(Source::parse(addr))))
+}
+
 fn req<'a>(method: &'a str, path: &'a str, headers: &'a Headers) -> RequestInfo<'a> {
     RequestInfo {
         method,
@@ -44,8 +51,8 @@ fn req<'a>(method: &'a str, path: &'a str, headers: &'a Headers) -> RequestInfo<
         authority: "svc",
         headers,
         direction: Direction::Inbound,
-        source_address: Some("10.1.2.3:1234"),
-        principal: None,
+        source: Some(source("10.1.2.3:1234")),
+        workload: None,
         mtls: false,
         jwt_authn: None,
         end_of_stream: true,
@@ -683,7 +690,7 @@ fn an_address_envoy_took_from_a_header_is_never_trusted() {
         ("10.1.2.3:0", &trusting, true, true),
     ] {
         let mut r = req("GET", "/x", &none);
-        r.source_address = Some(addr);
+        r.source = Some(source(addr));
         let (ex, plan) = Exchange::start(rt, &host, &r);
         assert_eq!(plan.answer.is_none(), allowed, "{addr}");
         let rec = finish_call(ex.unwrap(), rt, &host);

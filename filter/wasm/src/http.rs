@@ -162,11 +162,10 @@ impl HttpContext for Stream {
         let conn = active.connection();
         let direction = Direction::from_envoy(conn.direction);
         // Per connection unless Envoy may have taken it from a header for this request.
-        let source = conn.source_address(meshward_core::peer::per_connection(
+        let source = conn.source(meshward_core::peer::per_connection(
             &headers,
             active.rt.policy.identity.trust_forwarded_ip,
         ));
-        let principal = conn.principal.as_deref();
         let mtls = conn.mtls;
         let jwt_authn = if active.wants_jwt_authn {
             // The typed Metadata protobuf (the per-filter property loses types).
@@ -181,8 +180,8 @@ impl HttpContext for Stream {
             authority: pseudo(&headers, ":authority"),
             headers: &headers,
             direction,
-            source_address: source.as_deref(),
-            principal,
+            source: source.as_ref(),
+            workload: conn.workload.as_ref(),
             mtls,
             jwt_authn: jwt_authn.as_ref(),
             end_of_stream,
