@@ -18,35 +18,38 @@ pub const MAX_HEADERS: usize = 1024;
 /// meshward knows (Envoy's codecs only pass token characters; a name of other bytes
 /// matches none), which saves a UTF-8 check per header and request.
 pub fn header_map(buf: &[u8]) -> Vec<Header<'_>> {
-    let word = |at: usize| -> Option<usize> {
-        let b: [u8; 4] = buf.get(at..at.checked_add(4)?)?.try_into().ok()?;
-        usize::try_from(u32::from_le_bytes(b)).ok()
-    };
-    let Some(count) = word(0) else {
+    let Some((count, rest)) = buf.split_first_chunk::<4>() else {
         return Vec::new();
     };
-    let count = count.min(MAX_HEADERS);
-    let mut out = Vec::with_capacity(count);
-    // The strings start after the count and the table of lengths.
-    let Some(mut p) = count.checked_mul(8).and_then(|t| t.checked_add(4)) else {
-        return out;
+    let count = usize::try_from(u32::from_le_bytes(*count))
+        .unwrap_or(usize::MAX)
+        .min(MAX_HEADERS);
+    // The table of lengths, then the strings.
+    let Some((table, mut strings)) = rest.split_at_checked(count * 8) else {
+        return Vec::new();
     };
-    for n in 0..count {
-        let lens = 4 + n * 8;
-        let (Some(name_len), Some(value_len)) = (word(lens), word(lens + 4)) else {
+    let mut out = Vec::with_capacity(count);
+    for lens in table.chunks_exact(8) {
+        let (Some(name_len), Some(value_len)) = (word(lens, 0), word(lens, 4)) else {
             break;
         };
-        let Some(name) = p.checked_add(name_len).and_then(|e| buf.get(p..e)) else {
+        let Some((name, after)) = strings.split_at_checked(name_len) else {
             break;
         };
-        p += name_len + 1;
-        let Some(value) = p.checked_add(value_len).and_then(|e| buf.get(p..e)) else {
+        let Some((value, after)) = after.get(1..).and_then(|a| a.split_at_checked(value_len))
+        else {
             break;
         };
-        p += value_len + 1;
         out.push((name, value));
+        strings = after.get(1..).unwrap_or_default();
     }
     out
+}
+
+/// The little-endian `u32` at `at` of `b` as a length.
+fn word(b: &[u8], at: usize) -> Option<usize> {
+    let w: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+    usize::try_from(u32::from_le_bytes(w)).ok()
 }
 
 /// Writes the serialised property `path` into `buf`; the length written, or `None`
@@ -173,6 +176,60 @@ mod tests {
                 let h = header_map(&buf);
                 prop_assert!(h.len() <= MAX_HEADERS);
             }
+
+            /// Damaged maps (a valid one with bytes changed or cut off) read as the
+            /// reader by offsets read them, header for header.
+            #[test]
+            fn damaged_maps_read_as_by_offsets(
+                list in proptest::collection::vec(
+                    ("[a-z:-]{0,6}", proptest::collection::vec(any::<u8>(), 0..8)), 0..6),
+                edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+                cut in any::<usize>(),
+            ) {
+                let h: Vec<Header<'_>> = list.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())).collect();
+                let mut buf = serialize_header_map(&h);
+                for (at, b) in edits {
+                    if !buf.is_empty() {
+                        let i = at % buf.len();
+                        buf[i] = b;
+                    }
+                }
+                buf.truncate(cut % (buf.len() + 1));
+                prop_assert_eq!(header_map(&buf), by_offsets(&buf));
+            }
+        }
+
+        /// The reader before the twelfth pass (lengths by offset into the buffer),
+        /// kept as the oracle.
+        fn by_offsets(buf: &[u8]) -> Vec<Header<'_>> {
+            let word = |at: usize| -> Option<usize> {
+                let b: [u8; 4] = buf.get(at..at.checked_add(4)?)?.try_into().ok()?;
+                usize::try_from(u32::from_le_bytes(b)).ok()
+            };
+            let Some(count) = word(0) else {
+                return Vec::new();
+            };
+            let count = count.min(MAX_HEADERS);
+            let mut out = Vec::new();
+            let Some(mut p) = count.checked_mul(8).and_then(|t| t.checked_add(4)) else {
+                return out;
+            };
+            for n in 0..count {
+                let lens = 4 + n * 8;
+                let (Some(name_len), Some(value_len)) = (word(lens), word(lens + 4)) else {
+                    break;
+                };
+                let Some(name) = p.checked_add(name_len).and_then(|e| buf.get(p..e)) else {
+                    break;
+                };
+                p += name_len + 1;
+                let Some(value) = p.checked_add(value_len).and_then(|e| buf.get(p..e)) else {
+                    break;
+                };
+                p += value_len + 1;
+                out.push((name, value));
+            }
+            out
         }
     }
 }
