@@ -14,7 +14,8 @@ once and stay, but rows of the JavaScript host (`--all`) may be misattributed.
 usage: envoy/bench/v8count.py SHORT.callgrind SHORT.log LONG.callgrind LONG.log EXTRA
        [--b SHORT.callgrind SHORT.log LONG.callgrind LONG.log] [--top N] [--all]
 
-With --b, the same for a second module (B) side by side, and B - A.
+With --b, the same for a second module (B) side by side, and B - A. `A calls`: how
+often each function of A ran per request (inlined code is not called).
 """
 import argparse
 import bisect
@@ -80,27 +81,33 @@ def code_ranges(path):
 
 
 def by_function(profile, log):
+    """Self cost by function name, and how often each function's first instruction ran:
+    its calls (callgrind sees no calls inside JIT code; a jump back to a function's
+    first instruction would count too, which V8's prologues make rare)."""
     costs, ranges = instruction_costs(profile), code_ranges(log)
     starts = [r[0] for r in ranges]
-    out = collections.Counter()
+    out, calls = collections.Counter(), collections.Counter()
     for addr, cost in costs.items():
         i = bisect.bisect_right(starts, addr) - 1
         if i >= 0 and addr < ranges[i][0] + ranges[i][1]:
             out[ranges[i][2]] += cost
+            if addr == ranges[i][0]:
+                calls[ranges[i][2]] += cost
         else:
             out["host:(not JIT code: V8, Node.js, libc)"] += cost
-    return out
+    return out, calls
 
 
 def per_request(short_profile, short_log, long_profile, long_log, extra):
-    """Instructions per request by demangled name (without the hash, so that two builds
-    line up; functions of one name are summed)."""
-    a = by_function(short_profile, short_log)
-    b = by_function(long_profile, long_log)
-    out = collections.Counter()
+    """Instructions and calls per request by demangled name (without the hash, so that
+    two builds line up; functions of one name are summed)."""
+    a, ca = by_function(short_profile, short_log)
+    b, cb = by_function(long_profile, long_log)
+    out, calls = collections.Counter(), collections.Counter()
     for k in set(a) | set(b):
         out[demangle(k)] += (b[k] - a[k]) / extra
-    return out
+        calls[demangle(k)] += (cb[k] - ca[k]) / extra
+    return out, calls
 
 
 def main():
@@ -114,9 +121,11 @@ def main():
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--all", action="store_true", help="also host functions and V8")
     args = ap.parse_args()
-    runs = [per_request(args.short_profile, args.short_log, args.long_profile, args.long_log, args.extra)]
+    first, calls = per_request(args.short_profile, args.short_log, args.long_profile,
+                               args.long_log, args.extra)
+    runs = [first]
     if args.b:
-        runs.append(per_request(*args.b, args.extra))
+        runs.append(per_request(*args.b, args.extra)[0])
     for label, per in zip("AB", runs):
         module = sum(v for k, v in per.items() if not k.startswith("host:"))
         print(f"{label if args.b else ''}{': ' if args.b else ''}instructions per request: "
@@ -125,13 +134,14 @@ def main():
     if not args.all:
         keys = {k for k in keys if not k.startswith("host:")}
     order = sorted(keys, key=lambda k: -max(abs(r.get(k, 0)) for r in runs))
-    print(f"{'A':>10}" + (f"{'B':>10}{'B - A':>10}" if args.b else "") + "  function")
+    print(f"{'A':>10}" + (f"{'B':>10}{'B - A':>10}" if args.b else "")
+          + f"{'A calls':>9}  function")
     for k in order[: args.top]:
         vals = [r.get(k, 0.0) for r in runs]
         cols = f"{vals[0]:10,.0f}"
         if args.b:
             cols += f"{vals[1]:10,.0f}{vals[1] - vals[0]:+10,.0f}"
-        print(f"{cols}  {k}")
+        print(f"{cols}{calls.get(k, 0.0):9.1f}  {k}")
 
 
 if __name__ == "__main__":

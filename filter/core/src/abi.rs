@@ -12,23 +12,56 @@ use crate::exchange::Header;
 /// Most headers read from one map (Envoy's default limit is 100 per request).
 pub const MAX_HEADERS: usize = 1024;
 
+/// Header maps of up to this many headers are read without an allocation (a
+/// request through a mesh sidecar carries 10-20).
+pub const INLINE_HEADERS: usize = 32;
+
+/// The headers of one serialised map, borrowed from its buffer: on the stack up to
+/// [`INLINE_HEADERS`], else in a `Vec`. Derefs to the slice of headers.
+#[derive(Debug)]
+pub struct HeaderMap<'a> {
+    inline: [Header<'a>; INLINE_HEADERS],
+    len: usize,
+    spilled: Vec<Header<'a>>,
+}
+
+impl<'a> std::ops::Deref for HeaderMap<'a> {
+    type Target = [Header<'a>];
+
+    fn deref(&self) -> &[Header<'a>] {
+        if self.spilled.is_empty() {
+            self.inline.get(..self.len).unwrap_or_default()
+        } else {
+            &self.spilled
+        }
+    }
+}
+
 /// The headers of a serialised map, in order, borrowed from `buf`. Never panics: a
 /// truncated or inconsistent buffer yields the headers before the fault, and at most
 /// [`MAX_HEADERS`] are read. Names stay bytes: they are only compared with names
 /// meshward knows (Envoy's codecs only pass token characters; a name of other bytes
 /// matches none), which saves a UTF-8 check per header and request.
-pub fn header_map(buf: &[u8]) -> Vec<Header<'_>> {
+pub fn header_map(buf: &[u8]) -> HeaderMap<'_> {
+    let empty: &[u8] = &[];
+    let mut out = HeaderMap {
+        inline: [(empty, empty); INLINE_HEADERS],
+        len: 0,
+        spilled: Vec::new(),
+    };
     let Some((count, rest)) = buf.split_first_chunk::<4>() else {
-        return Vec::new();
+        return out;
     };
     let count = usize::try_from(u32::from_le_bytes(*count))
         .unwrap_or(usize::MAX)
         .min(MAX_HEADERS);
     // The table of lengths, then the strings.
     let Some((table, mut strings)) = rest.split_at_checked(count * 8) else {
-        return Vec::new();
+        return out;
     };
-    let mut out = Vec::with_capacity(count);
+    if count > INLINE_HEADERS {
+        out.spilled.reserve_exact(count);
+    }
     for lens in table.chunks_exact(8) {
         let (Some(name_len), Some(value_len)) = (word(lens, 0), word(lens, 4)) else {
             break;
@@ -40,7 +73,11 @@ pub fn header_map(buf: &[u8]) -> Vec<Header<'_>> {
         else {
             break;
         };
-        out.push((name, value));
+        match out.inline.get_mut(out.len) {
+            Some(slot) if count <= INLINE_HEADERS => *slot = (name, value),
+            _ => out.spilled.push((name, value)),
+        }
+        out.len += 1;
         strings = after.get(1..).unwrap_or_default();
     }
     out
@@ -98,7 +135,7 @@ mod tests {
         let mut buf = vec![3, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0];
         buf.extend_from_slice(&[6, 0, 0, 0, 3, 0, 0, 0]);
         buf.extend_from_slice(b":method\0GET\0x-a\0\0cookie\0a=1\0");
-        let h = header_map(&buf);
+        let h = header_map(&buf).to_vec();
         assert_eq!(
             h,
             vec![
@@ -117,7 +154,7 @@ mod tests {
         let full = serialize_header_map(&[(b"a", b"1"), (b"b", b"22")]);
         // Cut inside the second value: the first header survives.
         assert_eq!(
-            header_map(&full[..full.len() - 2]),
+            header_map(&full[..full.len() - 2]).to_vec(),
             vec![(&b"a"[..], &b"1"[..])]
         );
         // A count far beyond the buffer.
@@ -129,7 +166,7 @@ mod tests {
         let at = bad.len() - 4; // the name `b`
         bad[at] = 0xff;
         assert_eq!(
-            header_map(&bad),
+            header_map(&bad).to_vec(),
             vec![(&b"a"[..], &b"1"[..]), (&[0xff][..], &b"2"[..])]
         );
     }
@@ -146,6 +183,26 @@ mod tests {
         let mut small = [0u8; 5];
         assert_eq!(property_path(&["ab", "cd"], &mut small), Some(5));
         assert_eq!(property_path(&["ab", "cde"], &mut small), None);
+    }
+
+    #[test]
+    fn inline_and_spilled_maps_read_alike() {
+        for n in [
+            0,
+            1,
+            INLINE_HEADERS - 1,
+            INLINE_HEADERS,
+            INLINE_HEADERS + 1,
+            100,
+        ] {
+            let names: Vec<String> = (0..n).map(|i| format!("h{i}")).collect();
+            let list: Vec<Header<'_>> = names.iter().map(|n| (n.as_bytes(), &b"v"[..])).collect();
+            let buf = serialize_header_map(&list);
+            assert_eq!(header_map(&buf).to_vec(), list, "{n} headers");
+            // Cut inside the last value: all but the last header.
+            let cut = header_map(&buf[..buf.len().saturating_sub(2)]).to_vec();
+            assert_eq!(cut, list[..n.saturating_sub(1)], "{n} headers, cut");
+        }
     }
 
     #[test]
@@ -168,12 +225,12 @@ mod tests {
             ) {
                 let h: Vec<Header<'_>> = list.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())).collect();
                 let buf = serialize_header_map(&h);
-                prop_assert_eq!(header_map(&buf), h);
+                prop_assert_eq!(header_map(&buf).to_vec(), h);
             }
 
             #[test]
             fn any_bytes_are_safe(buf in proptest::collection::vec(any::<u8>(), 0..200)) {
-                let h = header_map(&buf);
+                let h = header_map(&buf).to_vec();
                 prop_assert!(h.len() <= MAX_HEADERS);
             }
 
@@ -195,7 +252,7 @@ mod tests {
                     }
                 }
                 buf.truncate(cut % (buf.len() + 1));
-                prop_assert_eq!(header_map(&buf), by_offsets(&buf));
+                prop_assert_eq!(header_map(&buf).to_vec(), by_offsets(&buf));
             }
         }
 

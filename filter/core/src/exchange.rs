@@ -81,11 +81,15 @@ fn header_str<'a>(headers: &'a HeaderList<'a>, name: &str) -> Option<&'a str> {
 
 /// A request id as it may appear in records and answers: ≤ 128 of `[A-Za-z0-9._-]`.
 pub fn valid_request_id(id: &str) -> bool {
+    valid_request_id_bytes(id.as_bytes())
+}
+
+fn valid_request_id_bytes(id: &[u8]) -> bool {
     !id.is_empty()
         && id.len() <= 128
         && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 /// A valid request id kept inline (no allocation per request).
@@ -96,13 +100,14 @@ struct RequestId {
 }
 
 impl RequestId {
-    /// `id` if it is a [`valid_request_id`].
-    fn new(id: &str) -> Option<Self> {
-        if !valid_request_id(id) {
+    /// `id` if it is a [`valid_request_id`] (checked on the header's bytes: a valid
+    /// id is ASCII).
+    fn new(id: &[u8]) -> Option<Self> {
+        if !valid_request_id_bytes(id) {
             return None;
         }
         let mut bytes = [0u8; 128];
-        bytes.get_mut(..id.len())?.copy_from_slice(id.as_bytes());
+        bytes.get_mut(..id.len())?.copy_from_slice(id);
         Some(Self {
             len: u8::try_from(id.len()).ok()?,
             bytes,
@@ -394,11 +399,19 @@ fn content_kind(rt: &Runtime, ct: Option<&str>) -> Option<ContentKind> {
 }
 
 /// The method as kept by the exchange: the standard ones borrowed, others copied.
+/// The standard HTTP methods: kept without an allocation.
+const STANDARD_METHODS: [&str; 9] = [
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// `m` as one of the standard methods, if it is one (the adapter reads `:method`
+/// through this: no UTF-8 check for them).
+pub fn standard_method(m: &[u8]) -> Option<&'static str> {
+    STANDARD_METHODS.iter().find(|s| s.as_bytes() == m).copied()
+}
+
 fn method_text(m: &str) -> Cow<'static, str> {
-    const STANDARD: [&str; 9] = [
-        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    match STANDARD.iter().find(|s| **s == m) {
+    match standard_method(m.as_bytes()) {
         Some(s) => Cow::Borrowed(s),
         None => Cow::Owned(m.to_string()),
     }
@@ -568,7 +581,7 @@ impl Exchange {
                 .and_then(|ops| ops.first().map(api::graphql::Operation::text)),
             Protocol::Rest => None,
         };
-        let request_id = header_str(req.headers, "x-request-id").and_then(RequestId::new);
+        let request_id = header(req.headers, "x-request-id").and_then(RequestId::new);
         // An address Envoy took from a header (x-forwarded-for, or another through an
         // original-IP detection extension) is the caller's word, not its TCP peer.
         let forwarded = header(req.headers, "x-forwarded-for").is_some()
@@ -1903,17 +1916,18 @@ mod tests {
     fn request_ids_kept_inline_as_given() {
         let max = "a".repeat(128);
         assert_eq!(
-            RequestId::new(&max).map(|r| r.as_str().to_string()),
+            RequestId::new(max.as_bytes()).map(|r| r.as_str().to_string()),
             Some(max)
         );
         let uuid = "5f0c6a4e-6d1b-4b7e-9d8a-2b1c3d4e5f60";
         assert_eq!(
-            RequestId::new(uuid).map(|r| r.as_str().to_string()),
+            RequestId::new(uuid.as_bytes()).map(|r| r.as_str().to_string()),
             Some(uuid.into())
         );
-        assert!(RequestId::new(&"a".repeat(129)).is_none());
-        assert!(RequestId::new("").is_none());
-        assert!(RequestId::new("a b").is_none());
-        assert!(RequestId::new("é").is_none());
+        assert!(RequestId::new("a".repeat(129).as_bytes()).is_none());
+        assert!(RequestId::new(b"").is_none());
+        assert!(RequestId::new(b"a b").is_none());
+        assert!(RequestId::new("é".as_bytes()).is_none());
+        assert!(RequestId::new(&[0xff, b'a']).is_none());
     }
 }

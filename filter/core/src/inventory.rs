@@ -11,7 +11,9 @@
 use crate::host::{CasOutcome, Host};
 use crate::protect::slots::CAS_ATTEMPTS;
 use std::cell::RefCell;
+use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
 
 /// What `insert` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +33,7 @@ pub enum Seen {
 pub struct SharedSet {
     key: String,
     cap: usize,
-    local: RefCell<HashSet<u64>>,
+    local: RefCell<HashSet<u64, Mixed>>,
     /// The shared set was seen full: new items are overflow without a host call.
     full: RefCell<bool>,
 }
@@ -59,6 +61,56 @@ fn encode(items: &[u64]) -> Vec<u8> {
     out
 }
 
+/// The hasher of the local cache: its items are already 64-bit hashes (FNV-1a of
+/// what callers choose, paths among them), so SipHash over them (~200 Wasm
+/// instructions per request) only adds its key: here a per-VM random key is mixed in
+/// with the SplitMix64 finaliser instead, which callers cannot aim at one bucket
+/// without knowing the key.
+#[derive(Debug, Clone, Copy)]
+struct Mixed {
+    key: u64,
+}
+
+impl Mixed {
+    fn new() -> Self {
+        Self {
+            key: RandomState::new().hash_one(0x6d65_7368_7761_7264_u64),
+        }
+    }
+}
+
+impl BuildHasher for Mixed {
+    type Hasher = MixedHasher;
+
+    fn build_hasher(&self) -> MixedHasher {
+        MixedHasher(self.key)
+    }
+}
+
+/// See [`Mixed`]; takes one `u64`.
+#[derive(Debug)]
+struct MixedHasher(u64);
+
+impl Hasher for MixedHasher {
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` items are hashed (`write_u64`); any other input still hashes.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+}
+
 impl SharedSet {
     /// A set of at most `cap` items under the shared-data key `key` (prefixed with the
     /// plugin name by the caller).
@@ -66,7 +118,7 @@ impl SharedSet {
         Self {
             key,
             cap: cap.max(1),
-            local: RefCell::new(HashSet::new()),
+            local: RefCell::new(HashSet::with_hasher(Mixed::new())),
             full: RefCell::new(false),
         }
     }
@@ -157,6 +209,22 @@ mod tests {
     use crate::host::MemHost;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn local_cache_hash_is_keyed_and_spreads_items() {
+        let (a, b) = (Mixed::new(), Mixed::new());
+        assert_ne!(a.key, b.key, "one random key per set");
+        assert_ne!(a.hash_one(7u64), b.hash_one(7u64));
+        // Items that differ only in their high bits (what an unkeyed identity hash
+        // would put in one bucket) spread over the low bits buckets come from.
+        let low: HashSet<u64> = (0..1024u64).map(|i| a.hash_one(i << 40) & 1023).collect();
+        assert!(low.len() > 600, "{} of 1024 buckets", low.len());
+        // The cache finds what it holds.
+        let mut set = HashSet::with_hasher(a);
+        set.extend((0..5000u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        assert!((0..5000u64).all(|i| set.contains(&i.wrapping_mul(0x9e37_79b9_7f4a_7c15))));
+        assert!(!set.contains(&1));
+    }
 
     #[test]
     fn first_sight_once_across_vms_and_bounded() {

@@ -7,7 +7,6 @@ use meshward_core::host::{CasOutcome, Host, HostError};
 use meshward_core::stats::{ErrorSite, Layout, MetricIdx, MetricKind};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{LogLevel, MetricType, Status};
-use std::time::UNIX_EPOCH;
 
 /// Logs at `level`; a failing log call is ignored (nowhere else to report it).
 pub fn log(level: LogLevel, msg: &str) {
@@ -40,10 +39,7 @@ pub fn property_u64(path: &[&str]) -> Option<u64> {
 
 /// Wall-clock milliseconds from the host.
 pub fn now_ms() -> u64 {
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    crate::host_read::now_ms()
 }
 
 /// The core's host on this VM: metric ids of the current layout, and the shared data

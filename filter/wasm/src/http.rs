@@ -111,6 +111,17 @@ fn pseudo<'a>(headers: &[Header<'a>], name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// `:method`, the standard methods without a UTF-8 check.
+fn method<'a>(headers: &[Header<'a>]) -> &'a str {
+    let m = headers
+        .iter()
+        .find(|(n, _)| *n == b":method")
+        .map_or(&[][..], |(_, v)| *v);
+    meshward_core::exchange::standard_method(m)
+        .or_else(|| std::str::from_utf8(m).ok())
+        .unwrap_or("")
+}
+
 /// One request header as text (`None` when absent, unreadable or not UTF-8).
 fn header_value(name: &str) -> Option<String> {
     host_read::map_value(MapType::HttpRequestHeaders, name)
@@ -175,7 +186,7 @@ impl HttpContext for Stream {
             None
         };
         let req = RequestInfo {
-            method: pseudo(&headers, ":method"),
+            method: method(&headers),
             path: pseudo(&headers, ":path"),
             authority: pseudo(&headers, ":authority"),
             headers: &headers,
