@@ -422,8 +422,58 @@ fn method_text(m: &str) -> Cow<'static, str> {
 }
 
 fn is_compressed(headers: &HeaderList<'_>) -> bool {
-    header_str(headers, "content-encoding")
+    compressed(header(headers, "content-encoding"))
+}
+
+/// A `content-encoding` value that is not empty nor `identity`.
+fn compressed(encoding: Option<&[u8]>) -> bool {
+    encoding
+        .and_then(|v| std::str::from_utf8(v).ok())
         .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"))
+}
+
+/// The request headers the exchange reads by fixed name (the first of each), found in
+/// one pass over the list: a lookup is a pass of its own (~200 Wasm instructions on
+/// a request of a dozen headers), and a request made six.
+#[derive(Debug, Default, Clone, Copy)]
+struct Known<'a> {
+    content_type: Option<&'a [u8]>,
+    content_encoding: Option<&'a [u8]>,
+    accept_encoding: Option<&'a [u8]>,
+    x_request_id: Option<&'a [u8]>,
+    x_forwarded_for: Option<&'a [u8]>,
+    cookie: Option<&'a [u8]>,
+    /// Some name starts with `x-meshward-`.
+    meshward: bool,
+}
+
+impl<'a> Known<'a> {
+    fn find(headers: &'a HeaderList<'a>) -> Self {
+        let mut k = Known::default();
+        for &(n, v) in headers {
+            if n.first() == Some(&b'x') && n.starts_with(b"x-meshward-") {
+                k.meshward = true;
+                continue;
+            }
+            let (name, slot): (&[u8], &mut Option<&'a [u8]>) = match n.len() {
+                6 => (b"cookie", &mut k.cookie),
+                12 if n.first().map(u8::to_ascii_lowercase) == Some(b'c') => {
+                    (b"content-type", &mut k.content_type)
+                }
+                12 => (b"x-request-id", &mut k.x_request_id),
+                15 if n.first().map(u8::to_ascii_lowercase) == Some(b'x') => {
+                    (b"x-forwarded-for", &mut k.x_forwarded_for)
+                }
+                15 => (b"accept-encoding", &mut k.accept_encoding),
+                16 => (b"content-encoding", &mut k.content_encoding),
+                _ => continue,
+            };
+            if slot.is_none() && n.eq_ignore_ascii_case(name) {
+                *slot = Some(v);
+            }
+        }
+        k
+    }
 }
 
 impl Exchange {
@@ -551,7 +601,8 @@ impl Exchange {
         let mut text = String::with_capacity(2 * raw_path.len() + req.authority.len() + 16);
         api::normalize_into(raw_path, &mut text);
         let path_end = text.len();
-        let content_type = header_str(req.headers, "content-type");
+        let known = Known::find(req.headers);
+        let content_type = known.content_type.and_then(|v| std::str::from_utf8(v).ok());
         let protocol = api::protocol(&p.apis, content_type, &text);
         host.incr(rt.layout.requests(protocol), 1);
         if !p.enabled {
@@ -585,11 +636,11 @@ impl Exchange {
                 .and_then(|ops| ops.first().map(api::graphql::Operation::text)),
             Protocol::Rest => None,
         };
-        let request_id = header(req.headers, "x-request-id").and_then(RequestId::new);
+        let request_id = known.x_request_id.and_then(RequestId::new);
         // An address Envoy took from a header (x-forwarded-for, or another through an
         // original-IP detection extension) is the caller's word, not its TCP peer.
-        let forwarded = header(req.headers, "x-forwarded-for").is_some()
-            || req.source.as_ref().is_some_and(|s| s.from_header);
+        let forwarded =
+            known.x_forwarded_for.is_some() || req.source.as_ref().is_some_and(|s| s.from_header);
         let trusted_ip = if forwarded && !p.identity.trust_forwarded_ip {
             None
         } else {
@@ -627,7 +678,7 @@ impl Exchange {
         // Incoming x-meshward-* headers are never trusted.
         // (Envoy's codecs only pass token characters in names; a name that is not
         // UTF-8 could not be named to the host's header calls anyway.)
-        for (n, _) in req.headers.iter() {
+        for (n, _) in req.headers.iter().filter(|_| known.meshward) {
             if n.starts_with(b"x-meshward-") {
                 if let Ok(n) = std::str::from_utf8(n) {
                     if !plan.remove_headers.iter().any(|h| h == n) {
@@ -636,7 +687,7 @@ impl Exchange {
                 }
             }
         }
-        if p.inspection.force_identity && header(req.headers, "accept-encoding").is_some() {
+        if p.inspection.force_identity && known.accept_encoding.is_some() {
             plan.remove_headers.push("accept-encoding".into());
         }
         let account = identity.account;
@@ -695,7 +746,7 @@ impl Exchange {
             refuse_compressed: false,
         };
         ex.discover(rt, host);
-        if let Some(a) = ex.request_steps(rt, host, req, raw_path, query) {
+        if let Some(a) = ex.request_steps(rt, host, req, &known, raw_path, query) {
             plan.answer = Some(a);
             return (Some(ex), plan);
         }
@@ -707,7 +758,7 @@ impl Exchange {
                 && FamilySet::ALL
                     .iter()
                     .any(|f| p.detection.family(f.as_str()) == Switch::Block);
-            if is_compressed(req.headers) {
+            if compressed(known.content_encoding) {
                 ex.skip(rt, host, true);
                 // Body blocking cannot see a compressed body: `compressed: block`
                 // refuses it rather than let it pass uninspected.
@@ -848,6 +899,7 @@ impl Exchange {
         rt: &Runtime,
         host: &dyn Host,
         req: &RequestInfo<'_>,
+        known: &Known<'_>,
         raw_path: &str,
         query: Option<&str>,
     ) -> Option<Answer> {
@@ -1087,7 +1139,7 @@ impl Exchange {
                         rt.classifier.scan_value(Some(name), v, today, hh);
                     }
                 }
-                if let Some(c) = header(req.headers, "cookie") {
+                if let Some(c) = known.cookie {
                     rt.classifier.scan_form(&cookie_as_form(c), today, hh);
                 }
                 self.req.add(hh);
@@ -1909,6 +1961,57 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod known_props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Names the one pass knows, look-alikes of the same lengths, and others.
+        const NAMES: [&str; 16] = [
+            "cookie",
+            "Cookie",
+            "origin",
+            "content-type",
+            "Content-Type",
+            "x-request-id",
+            "x-forwarded-for",
+            "X-Forwarded-For",
+            "accept-encoding",
+            "x-forwarded-por",
+            "content-encoding",
+            "x-forwarded-host",
+            "x-meshward-a",
+            "x-meshward-account",
+            "x-meshward-",
+            "user-agent",
+        ];
+
+        proptest! {
+            /// The one pass finds what a lookup by name finds, for any list of
+            /// headers (repeats, case variants, look-alikes of the same length).
+            #[test]
+            fn one_pass_finds_what_lookups_find(
+                picks in proptest::collection::vec((0..NAMES.len(), "[a-z0-9 ]{0,6}"), 0..14)
+            ) {
+                let list: Vec<Header<'_>> = picks
+                    .iter()
+                    .map(|(i, v)| (NAMES[*i].as_bytes(), v.as_bytes()))
+                    .collect();
+                let k = Known::find(&list);
+                prop_assert_eq!(k.cookie, header(&list, "cookie"));
+                prop_assert_eq!(k.content_type, header(&list, "content-type"));
+                prop_assert_eq!(k.content_encoding, header(&list, "content-encoding"));
+                prop_assert_eq!(k.accept_encoding, header(&list, "accept-encoding"));
+                prop_assert_eq!(k.x_request_id, header(&list, "x-request-id"));
+                prop_assert_eq!(k.x_forwarded_for, header(&list, "x-forwarded-for"));
+                prop_assert_eq!(
+                    k.meshward,
+                    list.iter().any(|(n, _)| n.starts_with(b"x-meshward-"))
+                );
+            }
+        }
+    }
 
     #[test]
     fn standard_methods_are_borrowed_others_kept() {
