@@ -433,8 +433,9 @@ fn compressed(encoding: Option<&[u8]>) -> bool {
 }
 
 /// The request headers the exchange reads by fixed name (the first of each), found in
-/// one pass over the list: a lookup is a pass of its own (~200 Wasm instructions on
-/// a request of a dozen headers), and a request made six.
+/// one pass over the list. Names are compared as Envoy gives them, lower-case (the
+/// [`Header`] contract): a constant compare per name of the same length, where a
+/// lookup by name is a pass of its own.
 #[derive(Debug, Default, Clone, Copy)]
 struct Known<'a> {
     content_type: Option<&'a [u8]>,
@@ -451,26 +452,19 @@ impl<'a> Known<'a> {
     fn find(headers: &'a HeaderList<'a>) -> Self {
         let mut k = Known::default();
         for &(n, v) in headers {
-            if n.first() == Some(&b'x') && n.starts_with(b"x-meshward-") {
-                k.meshward = true;
-                continue;
-            }
-            let (name, slot): (&[u8], &mut Option<&'a [u8]>) = match n.len() {
-                6 => (b"cookie", &mut k.cookie),
-                12 if n.first().map(u8::to_ascii_lowercase) == Some(b'c') => {
-                    (b"content-type", &mut k.content_type)
+            let slot = match n.len() {
+                6 if n == b"cookie" => &mut k.cookie,
+                12 if n == b"content-type" => &mut k.content_type,
+                12 if n == b"x-request-id" => &mut k.x_request_id,
+                15 if n == b"x-forwarded-for" => &mut k.x_forwarded_for,
+                15 if n == b"accept-encoding" => &mut k.accept_encoding,
+                16 if n == b"content-encoding" => &mut k.content_encoding,
+                _ => {
+                    k.meshward |= n.starts_with(b"x-meshward-");
+                    continue;
                 }
-                12 => (b"x-request-id", &mut k.x_request_id),
-                15 if n.first().map(u8::to_ascii_lowercase) == Some(b'x') => {
-                    (b"x-forwarded-for", &mut k.x_forwarded_for)
-                }
-                15 => (b"accept-encoding", &mut k.accept_encoding),
-                16 => (b"content-encoding", &mut k.content_encoding),
-                _ => continue,
             };
-            if slot.is_none() && n.eq_ignore_ascii_case(name) {
-                *slot = Some(v);
-            }
+            slot.get_or_insert(v);
         }
         k
     }
@@ -1967,16 +1961,17 @@ mod tests {
         use super::super::*;
         use proptest::prelude::*;
 
-        /// Names the one pass knows, look-alikes of the same lengths, and others.
+        /// Names the one pass knows, look-alikes of the same lengths, and others, all
+        /// lower-case as Envoy passes them but one (`cookiE`).
         const NAMES: [&str; 16] = [
             "cookie",
-            "Cookie",
+            "cookiE",
             "origin",
             "content-type",
-            "Content-Type",
+            "content-typf",
             "x-request-id",
             "x-forwarded-for",
-            "X-Forwarded-For",
+            "y-forwarded-for",
             "accept-encoding",
             "x-forwarded-por",
             "content-encoding",
@@ -1989,7 +1984,9 @@ mod tests {
 
         proptest! {
             /// The one pass finds what a lookup by name finds, for any list of
-            /// headers (repeats, case variants, look-alikes of the same length).
+            /// headers (repeats, look-alikes of the same length). A name that is not
+            /// lower-case (`cookiE`) is left to lookups, which ignore case: Envoy's
+            /// names are lower-case.
             #[test]
             fn one_pass_finds_what_lookups_find(
                 picks in proptest::collection::vec((0..NAMES.len(), "[a-z0-9 ]{0,6}"), 0..14)
@@ -1999,7 +1996,9 @@ mod tests {
                     .map(|(i, v)| (NAMES[*i].as_bytes(), v.as_bytes()))
                     .collect();
                 let k = Known::find(&list);
-                prop_assert_eq!(k.cookie, header(&list, "cookie"));
+                let lower: Vec<Header<'_>> =
+                    list.iter().copied().filter(|(n, _)| *n != b"cookiE").collect();
+                prop_assert_eq!(k.cookie, header(&lower, "cookie"));
                 prop_assert_eq!(k.content_type, header(&list, "content-type"));
                 prop_assert_eq!(k.content_encoding, header(&list, "content-encoding"));
                 prop_assert_eq!(k.accept_encoding, header(&list, "accept-encoding"));
