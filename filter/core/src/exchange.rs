@@ -1766,7 +1766,9 @@ impl Exchange {
                 }
             }
         }
-        self.findings(rt, host, status);
+        if any_finding {
+            self.findings(rt, host, status);
+        }
         // Stats of sensitive values, once per request.
         for (msg, hits) in [
             (Message::Request, &self.req),
