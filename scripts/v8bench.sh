@@ -12,8 +12,8 @@
 # divided by the extra requests, so start-up and compilation cancel out): close to
 # deterministic; minutes per setup and module, ~15 for `full` (installs valgrind).
 # --functions counts the same way by Wasm function (envoy/bench/v8count.py: callgrind's
-# instruction addresses joined with V8's code log), self cost per request; with --ab,
-# both modules side by side.
+# instruction addresses joined with V8's code log), self cost and calls per request;
+# with --ab, both modules side by side.
 #
 #   scripts/v8bench.sh                           # off, policy, full
 #   scripts/v8bench.sh --profile full            # where full's time goes, by function
