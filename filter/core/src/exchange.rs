@@ -433,9 +433,9 @@ fn compressed(encoding: Option<&[u8]>) -> bool {
 }
 
 /// The request headers the exchange reads by fixed name (the first of each), found in
-/// one pass over the list. Names are compared as Envoy gives them, lower-case (the
-/// [`Header`] contract): a constant compare per name of the same length, where a
-/// lookup by name is a pass of its own.
+/// one pass over the list: a lookup by name is a pass of its own. Names are compared
+/// ignoring case, like every lookup (Envoy passes them lower-case), each against a
+/// constant of its length.
 #[derive(Debug, Default, Clone, Copy)]
 struct Known<'a> {
     content_type: Option<&'a [u8]>,
@@ -453,12 +453,12 @@ impl<'a> Known<'a> {
         let mut k = Known::default();
         for &(n, v) in headers {
             let slot = match n.len() {
-                6 if n == b"cookie" => &mut k.cookie,
-                12 if n == b"content-type" => &mut k.content_type,
-                12 if n == b"x-request-id" => &mut k.x_request_id,
-                15 if n == b"x-forwarded-for" => &mut k.x_forwarded_for,
-                15 if n == b"accept-encoding" => &mut k.accept_encoding,
-                16 if n == b"content-encoding" => &mut k.content_encoding,
+                6 if n.eq_ignore_ascii_case(b"cookie") => &mut k.cookie,
+                12 if n.eq_ignore_ascii_case(b"content-type") => &mut k.content_type,
+                12 if n.eq_ignore_ascii_case(b"x-request-id") => &mut k.x_request_id,
+                15 if n.eq_ignore_ascii_case(b"x-forwarded-for") => &mut k.x_forwarded_for,
+                15 if n.eq_ignore_ascii_case(b"accept-encoding") => &mut k.accept_encoding,
+                16 if n.eq_ignore_ascii_case(b"content-encoding") => &mut k.content_encoding,
                 _ => {
                     k.meshward |= n.starts_with(b"x-meshward-");
                     continue;
@@ -672,11 +672,13 @@ impl Exchange {
         // Incoming x-meshward-* headers are never trusted.
         // (Envoy's codecs only pass token characters in names; a name that is not
         // UTF-8 could not be named to the host's header calls anyway.)
-        for (n, _) in req.headers.iter().filter(|_| known.meshward) {
-            if n.starts_with(b"x-meshward-") {
-                if let Ok(n) = std::str::from_utf8(n) {
-                    if !plan.remove_headers.iter().any(|h| h == n) {
-                        plan.remove_headers.push(n.to_string());
+        if known.meshward {
+            for (n, _) in req.headers.iter() {
+                if n.starts_with(b"x-meshward-") {
+                    if let Ok(n) = std::str::from_utf8(n) {
+                        if !plan.remove_headers.iter().any(|h| h == n) {
+                            plan.remove_headers.push(n.to_string());
+                        }
                     }
                 }
             }
@@ -1963,21 +1965,21 @@ mod tests {
         use super::super::*;
         use proptest::prelude::*;
 
-        /// Names the one pass knows, look-alikes of the same lengths, and others, all
-        /// lower-case as Envoy passes them but one (`cookiE`).
+        /// Names the one pass knows, in two cases, look-alikes of the same lengths,
+        /// and others.
         const NAMES: [&str; 16] = [
             "cookie",
-            "cookiE",
+            "Cookie",
             "origin",
             "content-type",
-            "content-typf",
+            "Content-Type",
             "x-request-id",
             "x-forwarded-for",
-            "y-forwarded-for",
+            "X-Forwarded-For",
             "accept-encoding",
             "x-forwarded-por",
             "content-encoding",
-            "x-forwarded-host",
+            "Content-Encoding",
             "x-meshward-a",
             "x-meshward-account",
             "x-meshward-",
@@ -1986,9 +1988,7 @@ mod tests {
 
         proptest! {
             /// The one pass finds what a lookup by name finds, for any list of
-            /// headers (repeats, look-alikes of the same length). A name that is not
-            /// lower-case (`cookiE`) is left to lookups, which ignore case: Envoy's
-            /// names are lower-case.
+            /// headers (repeats, case variants, look-alikes of the same length).
             #[test]
             fn one_pass_finds_what_lookups_find(
                 picks in proptest::collection::vec((0..NAMES.len(), "[a-z0-9 ]{0,6}"), 0..14)
@@ -1998,9 +1998,7 @@ mod tests {
                     .map(|(i, v)| (NAMES[*i].as_bytes(), v.as_bytes()))
                     .collect();
                 let k = Known::find(&list);
-                let lower: Vec<Header<'_>> =
-                    list.iter().copied().filter(|(n, _)| *n != b"cookiE").collect();
-                prop_assert_eq!(k.cookie, header(&lower, "cookie"));
+                prop_assert_eq!(k.cookie, header(&list, "cookie"));
                 prop_assert_eq!(k.content_type, header(&list, "content-type"));
                 prop_assert_eq!(k.content_encoding, header(&list, "content-encoding"));
                 prop_assert_eq!(k.accept_encoding, header(&list, "accept-encoding"));

@@ -63,18 +63,20 @@ fn encode(items: &[u64]) -> Vec<u8> {
 
 /// The hasher of the local cache: its items are already 64-bit hashes (FNV-1a of
 /// what callers choose, paths among them), so SipHash over them (~200 Wasm
-/// instructions per request) only adds its key: here a per-VM random key is mixed in
-/// with the SplitMix64 finaliser instead, which callers cannot aim at one bucket
-/// without knowing the key.
+/// instructions per request) is more than needed. Here two per-VM random keys are
+/// mixed in around the SplitMix64 finaliser (`mix(mix(item ^ k0) ^ k1)`): not a
+/// keyed PRF like SipHash, but callers would have to learn the keys to aim items at
+/// one bucket, and the cache holds at most the set's `cap` items either way.
 #[derive(Debug, Clone, Copy)]
 struct Mixed {
-    key: u64,
+    keys: (u64, u64),
 }
 
 impl Mixed {
     fn new() -> Self {
+        let r = RandomState::new();
         Self {
-            key: RandomState::new().hash_one(0x6d65_7368_7761_7264_u64),
+            keys: (r.hash_one(0x6d65_7368_u32), r.hash_one(0x7761_7264_u32)),
         }
     }
 }
@@ -83,31 +85,41 @@ impl BuildHasher for Mixed {
     type Hasher = MixedHasher;
 
     fn build_hasher(&self) -> MixedHasher {
-        MixedHasher(self.key)
+        MixedHasher {
+            state: self.keys.0,
+            k1: self.keys.1,
+        }
     }
 }
 
 /// See [`Mixed`]; takes one `u64`.
 #[derive(Debug)]
-struct MixedHasher(u64);
+struct MixedHasher {
+    state: u64,
+    k1: u64,
+}
+
+/// The SplitMix64 finaliser (a bijection of `u64`).
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
 
 impl Hasher for MixedHasher {
     fn finish(&self) -> u64 {
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        mix(mix(self.state) ^ self.k1)
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Only `u64` items are hashed (`write_u64`); any other input still hashes.
+        // Only `u64` items are hashed (`write_u64`); other input still hashes.
         for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+            self.state = mix(self.state ^ u64::from(b));
         }
     }
 
     fn write_u64(&mut self, v: u64) {
-        self.0 ^= v;
+        self.state ^= v;
     }
 }
 
@@ -212,8 +224,9 @@ mod tests {
 
     #[test]
     fn local_cache_hash_is_keyed_and_spreads_items() {
+        // Each set has keys of its own (where std has random keys, random ones).
         let (a, b) = (Mixed::new(), Mixed::new());
-        assert_ne!(a.key, b.key, "one random key per set");
+        assert_ne!(a.keys, b.keys);
         assert_ne!(a.hash_one(7u64), b.hash_one(7u64));
         // Items that differ only in their high bits (what an unkeyed identity hash
         // would put in one bucket) spread over the low bits buckets come from.

@@ -10,6 +10,7 @@ use meshward_core::exchange::{
     ResponseInfo, ResponsePlan, StreamEnd,
 };
 use meshward_core::host::MemHost;
+use meshward_core::identity::parse_spiffe;
 use meshward_core::peer::Source;
 use meshward_core::runtime::{NodeInfo, Runtime};
 use serde_json::{json, Value};
@@ -701,5 +702,51 @@ fn an_address_envoy_took_from_a_header_is_never_trusted() {
             forwarded,
             "{addr}: {rec}"
         );
+    }
+}
+
+#[test]
+fn the_peer_workload_and_address_reach_the_records() {
+    // The adapter parses the SPIFFE id and the address once per connection; the
+    // records show them as they were: the call's `source`, the endpoint's
+    // `first_seen_by`, and (forwarded) `ip_forwarded`.
+    let rt = rt(json!({"mode": "enforce"}));
+    let host = MemHost::at(1_000_000);
+    let workload = parse_spiffe("spiffe://cluster.local/ns/web/sa/frontend").map(Rc::new);
+    assert!(workload.is_some());
+    let none = h(&[]);
+    let xff = h(&[("x-forwarded-for", "192.0.2.9")]);
+    for (headers, forwarded) in [(&none, false), (&xff, true)] {
+        let mut r = req("GET", "/peer/1", headers);
+        r.workload = workload.as_ref();
+        let (ex, _) = Exchange::start(&rt, &host, &r);
+        let recs = finish_all(ex.unwrap(), &rt, &host);
+        let call = recs
+            .iter()
+            .find_map(|r| match r {
+                OutRecord::Call(c) => Some(serde_json::to_value(&**c).unwrap()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            call["source"]["principal"], "spiffe://cluster.local/ns/web/sa/frontend",
+            "{call}"
+        );
+        assert_eq!(call["source"]["ip"], "10.1.2.3", "{call}");
+        assert_eq!(call["source"]["ip_forwarded"] == true, forwarded, "{call}");
+        if !forwarded {
+            // The endpoint's first call: its record names who saw it first.
+            let ep = recs
+                .iter()
+                .find_map(|r| match r {
+                    OutRecord::Endpoint(e) => Some(serde_json::to_value(e).unwrap()),
+                    _ => None,
+                })
+                .expect("an endpoint record for the first call");
+            assert_eq!(
+                ep["first_seen_by"]["principal"], "spiffe://cluster.local/ns/web/sa/frontend",
+                "{ep}"
+            );
+        }
     }
 }

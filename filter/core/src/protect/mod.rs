@@ -166,20 +166,23 @@ impl Subject<'_> {
     }
 }
 
-/// Appends `ip` to a limit key: the family (`4` or `6`), then its octets. Keys are
-/// only hashed, never shown, so the binary form serves (no text formatting per
-/// request); its length is fixed per family, so a key part after it cannot run into
-/// it. An IPv4-mapped IPv6 address stays apart from its IPv4 address, as the text
-/// forms did.
+/// Appends `ip` to a limit key: the family (`4` or `6`), its octets, and the family
+/// again. Keys are only hashed, never shown, so the binary form serves (no text
+/// formatting per request). The octets may hold the parts' separator, but the part
+/// reads the same from either end (family, then a length fixed by it), so no part
+/// before or after it can run into it. An IPv4-mapped IPv6 address stays apart from
+/// its IPv4 address, as the text forms did.
 fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
             out.push(b'4');
             out.extend_from_slice(&v4.octets());
+            out.push(b'4');
         }
         IpAddr::V6(v6) => {
             out.push(b'6');
             out.extend_from_slice(&v6.octets());
+            out.push(b'6');
         }
     }
 }
@@ -279,22 +282,48 @@ mod tests {
 
         proptest! {
             /// Two addresses share a key exactly when they are the same address (the
-            /// text forms' property), and the length depends on the family alone.
+            /// text forms' property; `same` makes half the pairs equal), and the
+            /// length depends on the family alone.
             #[test]
             fn push_ip_keys_addresses_apart(
                 a6 in any::<bool>(), a in any::<u128>(), b6 in any::<bool>(), b in any::<u128>(),
+                same in any::<bool>(),
             ) {
-                let (x, y) = (ip(a6, a), ip(b6, b));
+                let x = ip(a6, a);
+                let y = if same { x } else { ip(b6, b) };
                 prop_assert_eq!(key(x) == key(y), x == y);
-                prop_assert_eq!(key(x).len(), if a6 { 19 } else { 7 });
+                prop_assert_eq!(key(x).len(), if a6 { 20 } else { 8 });
             }
+        }
+
+        /// A variable part before the address (a header value may hold the
+        /// separator) cannot make two (value, address) pairs one key: the pair below
+        /// was one key while the address part had its family in front only.
+        #[test]
+        fn a_part_before_the_address_cannot_run_into_it() {
+            let joined = |h: &[u8], ip: IpAddr| {
+                let mut out = h.to_vec();
+                out.push(0x1f);
+                push_ip(&mut out, ip);
+                out
+            };
+            let p = [10, 1, 2, 3];
+            let mut o = [7u8; 16];
+            o[10..].copy_from_slice(&[0x1f, b'4', 10, 1, 2, 3]);
+            let mut h1 = b"t\x1f6".to_vec();
+            h1.extend_from_slice(&[7u8; 10]);
+            let v4 = joined(&h1, IpAddr::V4(Ipv4Addr::from(p)));
+            let v6 = joined(b"t", IpAddr::V6(Ipv6Addr::from(o)));
+            assert_ne!(v4, v6);
+            // (Without the family after the octets, the two were the same bytes.)
+            assert_eq!(v4[..v4.len() - 1], v6[..v6.len() - 1]);
         }
 
         #[test]
         fn push_ip_keeps_mapped_addresses_apart() {
             let v4 = Ipv4Addr::new(10, 1, 2, 3);
             assert_ne!(key(IpAddr::V4(v4)), key(IpAddr::V6(v4.to_ipv6_mapped())));
-            assert_eq!(key(IpAddr::V4(v4)), b"k:4\x0a\x01\x02\x03");
+            assert_eq!(key(IpAddr::V4(v4)), b"k:4\x0a\x01\x02\x034");
         }
     }
     use serde_json::json;
@@ -416,6 +445,6 @@ mod tests {
         s.principal = None;
         s.account = None;
         s.key(&[KeyPart::Account], &mut k);
-        assert_eq!(k, b"i:4\x0a\x01\x02\x03");
+        assert_eq!(k, b"i:4\x0a\x01\x02\x034");
     }
 }
