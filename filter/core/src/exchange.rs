@@ -85,11 +85,7 @@ fn header_str<'a>(headers: &'a HeaderList<'a>, name: &str) -> Option<&'a str> {
 }
 
 /// A request id as it may appear in records and answers: ≤ 128 of `[A-Za-z0-9._-]`.
-pub fn valid_request_id(id: &str) -> bool {
-    valid_request_id_bytes(id.as_bytes())
-}
-
-fn valid_request_id_bytes(id: &[u8]) -> bool {
+pub fn valid_request_id(id: &[u8]) -> bool {
     !id.is_empty()
         && id.len() <= 128
         && id
@@ -118,7 +114,7 @@ impl RequestId {
     /// The id, if it is a [`valid_request_id`].
     fn as_str(&self) -> Option<&str> {
         let id = self.bytes.get(..usize::from(self.len))?;
-        if !valid_request_id_bytes(id) {
+        if !valid_request_id(id) {
             return None;
         }
         std::str::from_utf8(id).ok()

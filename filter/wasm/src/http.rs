@@ -103,20 +103,22 @@ fn grpc_code(code: u32) -> GrpcStatusCode {
     }
 }
 
-fn pseudo<'a>(headers: &[Header<'a>], name: &str) -> &'a str {
+/// The value of header `name` as Envoy names it (pseudo-headers come first, so these
+/// lookups stop early); empty when absent.
+fn pseudo_bytes<'a>(headers: &[Header<'a>], name: &str) -> &'a [u8] {
     headers
         .iter()
         .find(|(n, _)| *n == name.as_bytes())
-        .and_then(|(_, v)| std::str::from_utf8(v).ok())
-        .unwrap_or("")
+        .map_or(&[][..], |(_, v)| *v)
+}
+
+fn pseudo<'a>(headers: &[Header<'a>], name: &str) -> &'a str {
+    std::str::from_utf8(pseudo_bytes(headers, name)).unwrap_or("")
 }
 
 /// `:method`, the standard methods without a UTF-8 check.
 fn method<'a>(headers: &[Header<'a>]) -> &'a str {
-    let m = headers
-        .iter()
-        .find(|(n, _)| *n == b":method")
-        .map_or(&[][..], |(_, v)| *v);
+    let m = pseudo_bytes(headers, ":method");
     meshward_core::exchange::standard_method(m)
         .or_else(|| std::str::from_utf8(m).ok())
         .unwrap_or("")
