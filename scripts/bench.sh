@@ -10,6 +10,8 @@
 #   scripts/bench.sh --count                 # instructions per request of whole Envoys
 #                                            # under callgrind: plain, off, policy (~10 min)
 #   scripts/bench.sh --count --setups off,policy,policy@b   # A/B of two builds, the same way
+#   scripts/bench.sh --count --cache-sim     # also valgrind's simulated cache misses per
+#                                            # request and a cycle estimate (slower)
 #
 # Set-up included (wrk, Envoy, the release module). Configs: envoy/bench/. Raw rounds,
 # stats and Envoy logs: target/bench/<time>/. See docs/performance.md.

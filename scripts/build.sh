@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the release module target/wasm32-wasip1/release/meshward.wasm and checks its size.
 #   scripts/build.sh           optimised for speed (opt-level 3, the default)
-#   scripts/build.sh --small   optimised for size (opt-level "s"): a 6 % smaller module,
-#                              ~1 MiB less resident memory per Envoy, ~5-15 % more CPU in
-#                              `full` (docs/performance.md, "Memory soak")
+#   scripts/build.sh --small   optimised for size (opt-level "s"): a 7 % smaller module,
+#                              ~1 MiB less resident memory per Envoy, but counted in Envoy
+#                              +42 % instructions per request in `full` and +2 % in
+#                              `policy` (docs/performance.md, thirteenth pass)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in

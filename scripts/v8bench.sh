@@ -13,20 +13,23 @@
 # deterministic; minutes per setup and module, ~15 for `full` (installs valgrind).
 # --functions counts the same way by Wasm function (envoy/bench/v8count.py: callgrind's
 # instruction addresses joined with V8's code log), self cost and calls per request;
-# with --ab, both modules side by side.
+# with --ab, both modules side by side. --functions --cache-sim also simulates the
+# caches (valgrind --cache-sim=yes) and prints first-level instruction cache misses per
+# request by function (a second table): how much code each function touches.
 #
 #   scripts/v8bench.sh                           # off, policy, full
 #   scripts/v8bench.sh --profile full            # where full's time goes, by function
 #   scripts/v8bench.sh --ab B.wasm policy full   # this build against module B
 #   scripts/v8bench.sh --count --ab B.wasm policy  # the same in instructions
 #   scripts/v8bench.sh --functions --ab B.wasm policy  # instructions by function
+#   scripts/v8bench.sh --functions --cache-sim policy  # and instruction cache misses
 #
 # The default module is the release build with its name section kept
 # (target/v8bench/, so function names show in profiles). Installs Node.js (apt) when
 # missing; any Node.js >= 18 will do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-module="" ab="" profile=0 count=0 count_requests=5000 requests=2000 rounds=5 pairs=7 setups=()
+module="" ab="" profile=0 count=0 cache_sim=0 count_requests=5000 requests=2000 rounds=5 pairs=7 setups=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --module) module="$2"; shift 2 ;;
@@ -34,11 +37,12 @@ while [ $# -gt 0 ]; do
     --profile) profile=1; shift ;;
     --count) count=1; shift ;;
     --functions) count=2; shift ;;
+    --cache-sim) cache_sim=1; shift ;;
     --count-requests) count_requests="$2"; shift 2 ;;
     --requests) requests="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --pairs) pairs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) setups+=("$1"); shift ;;
   esac
 done
@@ -85,6 +89,7 @@ traces() {
     n=$count_requests
     [ $which = short ] && n=$((count_requests / 5))
     valgrind --tool=callgrind --smc-check=all-non-file --dump-instr=yes \
+      $([ $cache_sim = 1 ] && echo --cache-sim=yes) \
       --callgrind-out-file="$out/$tag.$which.cg" \
       node --no-liftoff --single-threaded --log-code --logfile="$out/$tag.$which.log" \
       --no-logfile-per-isolate envoy/bench/v8host.mjs "$out/$s.json" "$n" 1 "$m" \
@@ -111,6 +116,12 @@ for s in "${setups[@]}"; do
     fi
     python3 envoy/bench/v8count.py "$out/a.short.cg" "$out/a.short.log" "$out/a.long.cg" \
       "$out/a.long.log" $((count_requests - count_requests / 5)) ${b_args[@]+"${b_args[@]}"}
+    if [ $cache_sim = 1 ]; then
+      echo "== $s: first-level instruction cache misses per request by Wasm function"
+      python3 envoy/bench/v8count.py "$out/a.short.cg" "$out/a.short.log" "$out/a.long.cg" \
+        "$out/a.long.log" $((count_requests - count_requests / 5)) ${b_args[@]+"${b_args[@]}"} \
+        --event I1mr --top 30
+    fi
     rm -f "$out"/[ab].{short,long}.{cg,log,err}
   elif [ $count = 1 ]; then
     for m in "$module" ${ab:+"$ab"}; do

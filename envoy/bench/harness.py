@@ -1015,15 +1015,21 @@ def send_requests(port, n):
 
 
 def callgrind_costs(path):
-    """Exclusive instruction counts of a callgrind dump, by object. Code without a file
-    is split by address: "jit" (V8's compiled Wasm and stubs, high addresses) and
+    """Exclusive costs of a callgrind dump, by object: {object: [cost per event]}, the
+    events in the dump's order (`Ir` alone, or with `--cache-sim=yes` also `Dr Dw I1mr
+    D1mr D1mw ILmr DLmr DLmw`), returned as (events, costs). Code without a file is
+    split by address: "jit" (V8's compiled Wasm and stubs, high addresses) and
     "anon-low" (below 4 GiB: inside the envoy executable's mapping, in practice its
     tcmalloc, which valgrind does not attribute to the file)."""
     names = {"ob": {}, "fn": {}}
     cur = {"ob": "???", "fn": ""}
+    events = ["Ir"]
     costs, after_call = {}, False
     with open(path) as f:
         for line in f:
+            if line.startswith("events:"):
+                events = line.split()[1:]
+                continue
             head, eq, ref = line.partition("=")
             if eq and head in ("ob", "fn", "cob", "cfn"):
                 # Names are compressed to "(id)" after their first use, by either
@@ -1055,8 +1061,11 @@ def callgrind_costs(path):
                         except ValueError:
                             low = False
                         obj = "anon-low" if low else "jit"
-                    costs[obj] = costs.get(obj, 0) + int(parts[1])
-    return costs
+                    acc = costs.setdefault(obj, [0] * len(events))
+                    # Trailing zero costs are left out of a line.
+                    for k, v in enumerate(parts[1 : 1 + len(events)]):
+                        acc[k] += int(v)
+    return events, costs
 
 
 def run_count(args):
@@ -1081,7 +1090,7 @@ def run_count(args):
                 "--tool=callgrind",
                 "--smc-check=all-non-file",  # V8 writes and rewrites code
                 f"--callgrind-out-file={workdir / (s + '.callgrind')}",
-            ]
+            ] + (["--cache-sim=yes", "--branch-sim=yes"] if args.cache_sim else [])
             subjects[s] = start_subject(s, workdir, None, up.port, wrap=wrap)
         # Under valgrind, Envoy takes minutes to start (V8 compiles the module).
         for e in subjects.values():
@@ -1097,8 +1106,8 @@ def run_count(args):
             subprocess.run(["callgrind_control", "--dump", str(e.pid)], check=True, capture_output=True)
             done = sum(seen.values())
             dumps = sorted(workdir.glob(f"{s}.callgrind.*"), key=lambda p: p.stat().st_mtime)
-            costs = callgrind_costs(dumps[-1])
-            results[s] = {"requests": done, "statuses": seen, "costs": costs}
+            events, costs = callgrind_costs(dumps[-1])
+            results[s] = {"requests": done, "statuses": seen, "events": events, "costs": costs}
 
         threads = [threading.Thread(target=measure, args=(s, e)) for s, e in subjects.items()]
         for t in threads:
@@ -1119,23 +1128,36 @@ def report_count(args, setups, results):
         "",
         f"{'setup':<12}{'total':>10}{'Envoy':>10}{'malloc':>10}{'JIT/V8':>10}{'libc':>10}  statuses",
     ]
-    per = {}
+    per, misses = {}, {}
     for s in setups:
         r = results.get(s)
         if not r or r["requests"] <= 0:
             lines.append(f"{s:<12}  no result")
             continue
         n = r["requests"]
-        c = {}
+        ev = r.get("events", ["Ir"])
+        c, m = {}, {}
         for obj, v in r["costs"].items():
             key = (
                 obj
                 if obj in ("jit", "anon-low")
                 else "envoy" if obj.endswith("/envoy") else "libc" if "libc" in obj else "other"
             )
-            c[key] = c.get(key, 0) + v
+            c[key] = c.get(key, 0) + v[0]
+            # With the cache simulation: first-level and last-level misses per object.
+            for e, x in zip(ev, v):
+                level = (
+                    "L1"
+                    if e in ("I1mr", "D1mr", "D1mw")
+                    else "LL" if e in ("ILmr", "DLmr", "DLmw") else "Bm" if e in ("Bcm", "Bim") else None
+                )
+                if level:
+                    m.setdefault(key, {}).setdefault(level, 0)
+                    m[key][level] += x
         total = sum(c.values())
         per[s] = total / n
+        if m:
+            misses[s] = {k: {lv: x / n for lv, x in d.items()} for k, d in m.items()}
         statuses = " ".join(f"{k}x{v}" for k, v in sorted(r["statuses"].items()))
         lines.append(
             f"{s:<12}{total / n:>10,.0f}{c.get('envoy', 0) / n:>10,.0f}{c.get('anon-low', 0) / n:>10,.0f}"
@@ -1151,6 +1173,35 @@ def report_count(args, setups, results):
         "executable's mapping); JIT/V8: code without a file elsewhere, V8's compiled Wasm "
         "and stubs)"
     )
+    if misses:
+        # KCachegrind's cycle estimate: Ir + 10 per mispredicted branch + 10 per
+        # first-level miss + 100 per last-level miss (valgrind's model of this machine's
+        # caches and a simple branch predictor, not a measurement of time).
+        lines += [
+            "",
+            "simulated per request (--cache-sim): cache misses, first level (I1+D1) and last",
+            "level, mispredicted branches (conditional + indirect), cycle estimate",
+            f"{'setup':<12}{'L1 all':>9}{'LL all':>9}{'L1 Envoy':>10}{'L1 malloc':>10}{'L1 JIT':>9}"
+            f"{'Bm all':>9}{'Bm JIT':>9}{'est. cycles':>13}",
+        ]
+        est = {}
+        for s in setups:
+            if s not in misses:
+                continue
+            m = misses[s]
+            l1 = sum(d.get("L1", 0) for d in m.values())
+            ll = sum(d.get("LL", 0) for d in m.values())
+            bm = sum(d.get("Bm", 0) for d in m.values())
+            est[s] = per[s] + 10 * bm + 10 * l1 + 100 * ll
+            lines.append(
+                f"{s:<12}{l1:>9,.0f}{ll:>9,.0f}{m.get('envoy', {}).get('L1', 0):>10,.0f}"
+                f"{m.get('anon-low', {}).get('L1', 0):>10,.0f}{m.get('jit', {}).get('L1', 0):>9,.0f}"
+                f"{bm:>9,.0f}{m.get('jit', {}).get('Bm', 0):>9,.0f}{est[s]:>13,.0f}"
+            )
+        lines.append("")
+        for s in setups:
+            if s in est and base in est and s != base:
+                lines.append(f"{s}/{base} in estimated cycles: {est[s] / est[base]:.3f}")
     text = "\n".join(lines)
     print(text)
     outdir = Path(args.out or ROOT / "target/bench" / ("count-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())))
@@ -1208,6 +1259,12 @@ def main():
     c.add_argument("--requests", type=int, default=1000)
     c.add_argument("--warmup", type=int, default=300, help="requests before counting")
     c.add_argument("--out", default="", help="results directory (default target/bench/count-<time>)")
+    c.add_argument(
+        "--cache-sim",
+        action="store_true",
+        help="also simulate caches and branch prediction (valgrind --cache-sim=yes --branch-sim=yes): "
+        "misses per request and an estimate in cycles",
+    )
     v = sub.add_parser("serve", help="start the setups and keep them up (profiling by hand)")
     v.add_argument("--setups", default="")
     args = ap.parse_args()

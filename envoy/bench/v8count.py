@@ -27,15 +27,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from v8prof import demangle  # noqa: E402
 
 
-def instruction_costs(path):
+def instruction_costs(path, event="Ir"):
     """Self cost by instruction address of a callgrind profile written with
-    `--dump-instr=yes` (positions `instr` or `instr line`, compressed or not)."""
+    `--dump-instr=yes` (positions `instr` or `instr line`, compressed or not): of
+    `event`, one of the profile's events (`Ir`; with `--cache-sim=yes` also `I1mr`,
+    `D1mr`, ...; a profile without it counts 0)."""
     costs = collections.Counter()
-    npos, addr, after_calls = 1, 0, False
+    npos, addr, after_calls, col = 1, 0, False, 0
     with open(path) as f:
         for line in f:
             c = line[:1]
-            if line.startswith("positions:"):
+            if line.startswith("events:"):
+                names = line.split()[1:]
+                col = names.index(event) if event in names else None
+            elif line.startswith("positions:"):
                 npos = len(line.split()) - 1
             elif line.startswith("calls="):
                 # The next cost line is the call's inclusive cost: not self cost.
@@ -52,8 +57,9 @@ def instruction_costs(path):
                     addr = int(a, 0)
                 if after_calls:
                     after_calls = False
-                elif len(parts) > npos:
-                    costs[addr] += int(parts[npos])
+                elif col is not None and len(parts) > npos + col:
+                    # Trailing zero costs are left out of a line.
+                    costs[addr] += int(parts[npos + col])
     return costs
 
 
@@ -80,11 +86,12 @@ def code_ranges(path):
     return ranges
 
 
-def by_function(profile, log):
+def by_function(profile, log, event="Ir"):
     """Self cost by function name, and how often each function's first instruction ran:
     its calls (callgrind sees no calls inside JIT code; a jump back to a function's
-    first instruction would count too, which V8's prologues make rare)."""
-    costs, ranges = instruction_costs(profile), code_ranges(log)
+    first instruction would count too, which V8's prologues make rare). With an event
+    other than `Ir`, "calls" are that event at the first instruction."""
+    costs, ranges = instruction_costs(profile, event), code_ranges(log)
     starts = [r[0] for r in ranges]
     out, calls = collections.Counter(), collections.Counter()
     for addr, cost in costs.items():
@@ -98,11 +105,11 @@ def by_function(profile, log):
     return out, calls
 
 
-def per_request(short_profile, short_log, long_profile, long_log, extra):
-    """Instructions and calls per request by demangled name (without the hash, so that
-    two builds line up; functions of one name are summed)."""
-    a, ca = by_function(short_profile, short_log)
-    b, cb = by_function(long_profile, long_log)
+def per_request(short_profile, short_log, long_profile, long_log, extra, event="Ir"):
+    """Instructions (or `event`) and calls per request by demangled name (without the
+    hash, so that two builds line up; functions of one name are summed)."""
+    a, ca = by_function(short_profile, short_log, event)
+    b, cb = by_function(long_profile, long_log, event)
     out, calls = collections.Counter(), collections.Counter()
     for k in set(a) | set(b):
         out[demangle(k)] += (b[k] - a[k]) / extra
@@ -120,15 +127,26 @@ def main():
     ap.add_argument("--b", nargs=4, metavar="FILE", help="the same four files for module B")
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--all", action="store_true", help="also host functions and V8")
+    ap.add_argument("--event", default="Ir",
+                    help="callgrind event to count (Ir; with --cache-sim=yes profiles also "
+                    "I1mr: first-level instruction cache misses, D1mr, D1mw)")
     args = ap.parse_args()
     first, calls = per_request(args.short_profile, args.short_log, args.long_profile,
                                args.long_log, args.extra)
     runs = [first]
     if args.b:
         runs.append(per_request(*args.b, args.extra)[0])
+    what = "instructions"
+    if args.event != "Ir":
+        # The same table in another event; calls stay the executions counted in Ir.
+        what = args.event
+        runs = [per_request(args.short_profile, args.short_log, args.long_profile,
+                            args.long_log, args.extra, args.event)[0]]
+        if args.b:
+            runs.append(per_request(*args.b, args.extra, args.event)[0])
     for label, per in zip("AB", runs):
         module = sum(v for k, v in per.items() if not k.startswith("host:"))
-        print(f"{label if args.b else ''}{': ' if args.b else ''}instructions per request: "
+        print(f"{label if args.b else ''}{': ' if args.b else ''}{what} per request: "
               f"{sum(per.values()):,.0f} in all, {module:,.0f} in the module's code")
     keys = set().union(*runs)
     if not args.all:
@@ -136,11 +154,12 @@ def main():
     order = sorted(keys, key=lambda k: -max(abs(r.get(k, 0)) for r in runs))
     print(f"{'A':>10}" + (f"{'B':>10}{'B - A':>10}" if args.b else "")
           + f"{'A calls':>9}  function")
+    fmt = ",.0f" if args.event == "Ir" else ",.1f"
     for k in order[: args.top]:
         vals = [r.get(k, 0.0) for r in runs]
-        cols = f"{vals[0]:10,.0f}"
+        cols = f"{vals[0]:10{fmt}}"
         if args.b:
-            cols += f"{vals[1]:10,.0f}{vals[1] - vals[0]:+10,.0f}"
+            cols += f"{vals[1]:10{fmt}}{vals[1] - vals[0]:+10{fmt}}"
         print(f"{cols}{calls.get(k, 0.0):9.1f}  {k}")
 
 
