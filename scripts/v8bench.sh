@@ -47,6 +47,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#setups[@]} -gt 0 ] || setups=(off policy full)
+if [ $cache_sim = 1 ] && [ $count != 2 ]; then
+  echo "[v8bench] --cache-sim goes with --functions" >&2
+  exit 2
+fi
 if [ $count != 0 ] && ! command -v valgrind >/dev/null 2>&1; then
   echo "[v8bench] installing valgrind (apt)" >&2
   apt-get update -qq && apt-get install -y -qq valgrind >&2

@@ -1135,7 +1135,7 @@ def report_count(args, setups, results):
             lines.append(f"{s:<12}  no result")
             continue
         n = r["requests"]
-        ev = r.get("events", ["Ir"])
+        ev = r["events"]
         c, m = {}, {}
         for obj, v in r["costs"].items():
             key = (
@@ -1175,8 +1175,10 @@ def report_count(args, setups, results):
     )
     if misses:
         # KCachegrind's cycle estimate: Ir + 10 per mispredicted branch + 10 per
-        # first-level miss + 100 per last-level miss (valgrind's model of this machine's
-        # caches and a simple branch predictor, not a measurement of time).
+        # first-level miss + 100 per last-level miss. A model, not a measurement of time:
+        # valgrind takes the first-level caches from CPUID, models no L2, and falls back
+        # to a 256 MiB direct-mapped last level where CPUID does not describe it (this
+        # VM), so last-level misses there mean little.
         lines += [
             "",
             "simulated per request (--cache-sim): cache misses, first level (I1+D1) and last",

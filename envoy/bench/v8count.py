@@ -31,7 +31,7 @@ def instruction_costs(path, event="Ir"):
     """Self cost by instruction address of a callgrind profile written with
     `--dump-instr=yes` (positions `instr` or `instr line`, compressed or not): of
     `event`, one of the profile's events (`Ir`; with `--cache-sim=yes` also `I1mr`,
-    `D1mr`, ...; a profile without it counts 0)."""
+    `D1mr`, ...; a profile without it is an error)."""
     costs = collections.Counter()
     npos, addr, after_calls, col = 1, 0, False, 0
     with open(path) as f:
@@ -39,7 +39,10 @@ def instruction_costs(path, event="Ir"):
             c = line[:1]
             if line.startswith("events:"):
                 names = line.split()[1:]
-                col = names.index(event) if event in names else None
+                if event not in names:
+                    sys.exit(f"{path}: no event {event} in the profile (events: "
+                             f"{' '.join(names)}; cache events need --cache-sim=yes)")
+                col = names.index(event)
             elif line.startswith("positions:"):
                 npos = len(line.split()) - 1
             elif line.startswith("calls="):
@@ -57,7 +60,7 @@ def instruction_costs(path, event="Ir"):
                     addr = int(a, 0)
                 if after_calls:
                     after_calls = False
-                elif col is not None and len(parts) > npos + col:
+                elif len(parts) > npos + col:
                     # Trailing zero costs are left out of a line.
                     costs[addr] += int(parts[npos + col])
     return costs
