@@ -398,7 +398,6 @@ fn content_kind(rt: &Runtime, ct: Option<&str>) -> Option<ContentKind> {
     })
 }
 
-/// The method as kept by the exchange: the standard ones borrowed, others copied.
 /// The standard HTTP methods: kept without an allocation.
 const STANDARD_METHODS: [&str; 9] = [
     "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
@@ -410,6 +409,7 @@ pub fn standard_method(m: &[u8]) -> Option<&'static str> {
     STANDARD_METHODS.iter().find(|s| s.as_bytes() == m).copied()
 }
 
+/// The method as kept by the exchange: the standard ones borrowed, others copied.
 fn method_text(m: &str) -> Cow<'static, str> {
     match standard_method(m.as_bytes()) {
         Some(s) => Cow::Borrowed(s),
