@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod keys;
 pub mod mask;
 pub mod scan;
+mod shapes;
 pub mod validate;
 
 pub use mask::{value_hash, MaskStats};

@@ -867,6 +867,8 @@ impl<'a> Det<'a, '_> {
                 let prev = if i > 0 { v[i - 1] } else { b' ' };
                 i = if prev == b'_' {
                     j
+                } else if let Some(e) = super::shapes::skip(v, i, j, prev) {
+                    e
                 } else {
                     match self.token(i, j) {
                         Some(e) => e.max(i + 1),
