@@ -912,11 +912,7 @@ pub fn bitcoin_bech32(s: &[u8]) -> bool {
     if !(14..=74).contains(&s.len()) {
         return false;
     }
-    let lower = s.iter().any(u8::is_ascii_lowercase);
-    let upper = s.iter().any(u8::is_ascii_uppercase);
-    if lower && upper {
-        return false;
-    }
+    // The prefix first: most tokens that get here are hex or base64 ids.
     let Some(rest) = s
         .get(..3)
         .filter(|p| p.eq_ignore_ascii_case(b"bc1"))
@@ -924,6 +920,11 @@ pub fn bitcoin_bech32(s: &[u8]) -> bool {
     else {
         return false;
     };
+    let lower = s.iter().any(u8::is_ascii_lowercase);
+    let upper = s.iter().any(u8::is_ascii_uppercase);
+    if lower && upper {
+        return false;
+    }
     let mut data = [0u8; 71];
     for (i, &c) in rest.iter().enumerate() {
         let c = c.to_ascii_lowercase();
