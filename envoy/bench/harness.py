@@ -713,6 +713,17 @@ def ratio_series(rounds, num, den, metric):
     return out
 
 
+def median_ci(xs, resamples=4000, seed=0):
+    """A 95 % percentile-bootstrap interval of the median of `xs` (rounds resampled
+    with replacement). How far the median could move with other rounds of the same
+    noise: when it spans a target, this run cannot tell PASS from MISS."""
+    if len(xs) < 2:
+        return (float("nan"), float("nan"))
+    rng = random.Random(seed)
+    meds = sorted(statistics.median(rng.choices(xs, k=len(xs))) for _ in range(resamples))
+    return (meds[int(0.025 * resamples)], meds[int(0.975 * resamples) - 1])
+
+
 def machine():
     model = "?"
     try:
@@ -754,20 +765,34 @@ def report(args, setups, rounds, outdir, extra, logs):
             f"{tot('non2xx'):>8} {tot('errors'):>7}"
         )
     p("")
-    p(f"{'ratio (median of paired per-round ratios)':<44} {'median':>7} {'min':>6} {'max':>6}  target")
+    p(
+        f"{'ratio (median of paired per-round ratios)':<44} {'median':>7} {'min':>6} {'max':>6} "
+        f"{'95% CI':>13}  target"
+    )
     results = []
+    undecided = []
     for name, num, den, metric, op, bound in TARGETS:
         xs = [x for x in ratio_series(rounds, num, den, metric) if x is not None]
         if not xs:
             continue
         m = statistics.median(xs)
+        lo, hi = median_ci(xs)
         ok = m >= bound if op == ">=" else m <= bound
         results.append(ok)
-        p(f"{name:<44} {m:>7.3f} {min(xs):>6.3f} {max(xs):>6.3f}  {op} {bound:.2f}  {'PASS' if ok else 'MISS'}")
+        if lo <= bound <= hi:
+            undecided.append(name)
+        p(
+            f"{name:<44} {m:>7.3f} {min(xs):>6.3f} {max(xs):>6.3f} {f'{lo:.3f}-{hi:.3f}':>13}  "
+            f"{op} {bound:.2f}  {'PASS' if ok else 'MISS'}"
+        )
     for name, num, den, metric in REPORTED:
         xs = [x for x in ratio_series(rounds, num, den, metric) if x is not None]
         if xs:
-            p(f"{name:<44} {statistics.median(xs):>7.3f} {min(xs):>6.3f} {max(xs):>6.3f}  reported")
+            lo, hi = median_ci(xs)
+            p(
+                f"{name:<44} {statistics.median(xs):>7.3f} {min(xs):>6.3f} {max(xs):>6.3f} "
+                f"{f'{lo:.3f}-{hi:.3f}':>13}  reported"
+            )
     for s in setups:
         if s.startswith("full-") and "full" in setups:
             xs = [x for x in ratio_series(rounds, s, "full", "cpu") if x is not None]
@@ -785,10 +810,15 @@ def report(args, setups, rounds, outdir, extra, logs):
     ok = size <= MODULE_LIMIT
     results.append(ok)
     p(
-        f"{'release meshward.wasm size':<44} {size / 1048576:>6.2f}M {'':>6} {'':>6}  <= 1.50 MiB  {'PASS' if ok else 'MISS'}"
+        f"{'release meshward.wasm size':<44} {size / 1048576:>6.2f}M {'':>6} {'':>6} {'':>13}  <= 1.50 MiB  {'PASS' if ok else 'MISS'}"
     )
     p("")
     p(f"targets: {sum(results)}/{len(results)} PASS")
+    if undecided:
+        p(
+            "within this run's noise (the 95% interval of the median spans the target; "
+            "more --rounds narrow it): " + ", ".join(undecided)
+        )
     text = "\n".join(lines)
     print(text)
     (outdir / "summary.txt").write_text(text + "\n")
