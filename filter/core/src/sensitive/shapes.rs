@@ -10,7 +10,8 @@
 //!
 //! A shape is taken only when it stands alone: neither side touches a letter, digit
 //! or a byte that joins tokens into longer patterns (`-`, `_`, `.`, `:`, `@`, `+`,
-//! non-ASCII). Anything else goes through the token pass as before
+//! non-ASCII), and no digit follows after one space (the token pass groups digits
+//! across spaces). Anything else goes through the token pass as before
 //! (`shapes_change_no_result` checks that the shortcut drops no match).
 
 use crate::text::swar::{between, HIGH, ONES};
@@ -38,6 +39,10 @@ pub(super) fn skip(v: &[u8], i: usize, j: usize, prev: u8) -> Option<usize> {
 }
 
 /// [`skip`] past its first test. Out of line: rarely reached.
+///
+/// A space and a digit after the shape also refuse it: the token pass groups digits
+/// across a space (cards `4111 1111 …`, landlines, IMEIs), so its last digits (a zone's
+/// `+4111`, a time's seconds) could start a group that goes on after it.
 #[inline(never)]
 fn shape_end(v: &[u8], i: usize, first: usize) -> Option<usize> {
     let e = if first == 8 {
@@ -45,7 +50,9 @@ fn shape_end(v: &[u8], i: usize, first: usize) -> Option<usize> {
     } else {
         iso_end(v, i)?
     };
-    (!joins(v.get(e).copied().unwrap_or(b' '))).then_some(e)
+    let next = byte(v, e);
+    let grouped = next == b' ' && byte(v, e + 1).is_ascii_digit();
+    (!joins(next) && !grouped).then_some(e)
 }
 
 /// `8-4-4-4-12` hexadecimal digits (either case) at `v[i..]`: the end. The 32 digits
@@ -79,6 +86,7 @@ fn digits(v: &[u8], at: usize, n: usize) -> bool {
         .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
 }
 
+/// The byte at `at`, or 0 past the end (0 joins nothing).
 fn byte(v: &[u8], at: usize) -> u8 {
     v.get(at).copied().unwrap_or(0)
 }
@@ -192,17 +200,19 @@ mod tests {
     #[test]
     fn leaves_what_does_not_stand_alone() {
         for v in [
-            "2a7730e5-7cb8-4af0-aaf2-83496ed9d029a",  // a longer run
-            "2a7730e5-7cb8-4af0-aaf2-83496ed9d029-1", // a longer chain
-            "2a7730e5-7cb8-4af0-aaf2-83496ed9d02",    // a group short
-            "2a7730g5-7cb8-4af0-aaf2-83496ed9d029",   // not hex
-            "2024-03-15.",                            // a dotted run
-            "2024-03-15T",                            // a letter after
-            "2024-03-150",                            // a longer group
-            "2024-3-15",                              // not 4-2-2
-            "2024-03-15 12:30:45.1234567890",         // a fraction over nine digits
-            "2024-03-15T12:30:45Z0",                  // a digit after the zone
-            "1386-13-8000",                           // 4-2-4
+            "2a7730e5-7cb8-4af0-aaf2-83496ed9d029a",   // a longer run
+            "2a7730e5-7cb8-4af0-aaf2-83496ed9d029-1",  // a longer chain
+            "2a7730e5-7cb8-4af0-aaf2-83496ed9d02",     // a group short
+            "2a7730g5-7cb8-4af0-aaf2-83496ed9d029",    // not hex
+            "2024-03-15.",                             // a dotted run
+            "2024-03-15T",                             // a letter after
+            "2024-03-150",                             // a longer group
+            "2024-3-15",                               // not 4-2-2
+            "2024-03-15 12:30:45.1234567890",          // a fraction over nine digits
+            "2024-03-15T12:30:45Z0",                   // a digit after the zone
+            "1386-13-8000",                            // 4-2-4
+            "2024-03-15T12:30:45+4111 1111 1111 1111", // a group may go on
+            "2024-03-15 12:30:ab:cd:ef:01",            // a MAC goes on
         ] {
             assert_eq!(at_start(v), None, "{v}");
         }
@@ -230,6 +240,9 @@ mod props {
             re("[0-9]{8}-[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{12}"),
             re("[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,10})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"),
             re("(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9])"),
+            re("[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?"),
+            // Zones whose digits could start a card, a landline or an IMEI.
+            re("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?[+-](4111|3782|0755|49|86|08)"),
         ]
     }
 
@@ -266,6 +279,15 @@ mod props {
             " 192.168.1.1",
             "00:1A:2B:",
             "+86 ",
+            // Digits after a space continue a group; a colon continues a MAC.
+            " 1111 1111 1111",
+            " 1111 1111 1111 1111",
+            " 822463 10005",
+            " 23456789",
+            " 2345 6789",
+            " 015420 323751 8",
+            ":ab:cd:ef:01",
+            "%x@a.cn",
         ])
         .prop_map(str::to_string)
     }
@@ -284,7 +306,7 @@ mod props {
             after in context(),
             key in prop::sample::select(vec![
                 "", "id", "uuid", "request_id", "created_at", "birthday", "dob", "phone",
-                "card_no", "ip", "mac", "version", "note", "ssn",
+                "card_no", "ip", "mac", "version", "note", "ssn", "imei", "tel",
             ]),
         ) {
             let c = Classifier::new(
