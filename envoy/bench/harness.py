@@ -716,12 +716,17 @@ def ratio_series(rounds, num, den, metric):
 def median_ci(xs, resamples=4000, seed=0):
     """A 95 % percentile-bootstrap interval of the median of `xs` (rounds resampled
     with replacement). How far the median could move with other rounds of the same
-    noise: when it spans a target, this run cannot tell PASS from MISS."""
+    noise: when it spans a target, this run cannot tell PASS from MISS. None for
+    fewer than 2 rounds; with 2 or 3 it is about their min and max."""
     if len(xs) < 2:
-        return (float("nan"), float("nan"))
+        return None
     rng = random.Random(seed)
     meds = sorted(statistics.median(rng.choices(xs, k=len(xs))) for _ in range(resamples))
     return (meds[int(0.025 * resamples)], meds[int(0.975 * resamples) - 1])
+
+
+def fmt_ci(ci):
+    return "-" if ci is None else f"{ci[0]:.3f}-{ci[1]:.3f}"
 
 
 def machine():
@@ -776,22 +781,21 @@ def report(args, setups, rounds, outdir, extra, logs):
         if not xs:
             continue
         m = statistics.median(xs)
-        lo, hi = median_ci(xs)
+        ci = median_ci(xs)
         ok = m >= bound if op == ">=" else m <= bound
         results.append(ok)
-        if lo <= bound <= hi:
+        if ci is None or ci[0] <= bound <= ci[1]:
             undecided.append(name)
         p(
-            f"{name:<44} {m:>7.3f} {min(xs):>6.3f} {max(xs):>6.3f} {f'{lo:.3f}-{hi:.3f}':>13}  "
+            f"{name:<44} {m:>7.3f} {min(xs):>6.3f} {max(xs):>6.3f} {fmt_ci(ci):>13}  "
             f"{op} {bound:.2f}  {'PASS' if ok else 'MISS'}"
         )
     for name, num, den, metric in REPORTED:
         xs = [x for x in ratio_series(rounds, num, den, metric) if x is not None]
         if xs:
-            lo, hi = median_ci(xs)
             p(
                 f"{name:<44} {statistics.median(xs):>7.3f} {min(xs):>6.3f} {max(xs):>6.3f} "
-                f"{f'{lo:.3f}-{hi:.3f}':>13}  reported"
+                f"{fmt_ci(median_ci(xs)):>13}  reported"
             )
     for s in setups:
         if s.startswith("full-") and "full" in setups:
@@ -804,7 +808,7 @@ def report(args, setups, rounds, outdir, extra, logs):
             if xs:
                 p(
                     f"{'CPU per request ' + s + '/full':<44} {statistics.median(xs):>7.3f} {min(xs):>6.3f} {max(xs):>6.3f}"
-                    f"  ablation: {statistics.median(saved):.0f} us/request less"
+                    f" {fmt_ci(median_ci(xs)):>13}  ablation: {statistics.median(saved):.0f} us/request less"
                 )
     size = WASM.stat().st_size
     ok = size <= MODULE_LIMIT
