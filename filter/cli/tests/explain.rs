@@ -84,6 +84,8 @@ fn openapi_documents_become_templates() {
     )
     .unwrap();
     let (code, out) = meshward(&["templates", f.to_str().unwrap()]);
+    // Removed before the checks, so that a failing run leaves nothing in /tmp either.
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(r#"- "GET /api/v1/users/{id}""#), "{out}");
     assert!(out.contains(r#"- "DELETE /api/v1/users/{id}""#), "{out}");
