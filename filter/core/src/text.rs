@@ -173,12 +173,64 @@ pub fn has_byte(hay: &[u8], needle: u8) -> bool {
     swar::any(hay, |x| swar::zero_bytes(x ^ pattern))
 }
 
+/// `8-4-4-4-12` hexadecimal digits, either case (a UUID, any version): the path
+/// templater's `{uuid}` and the scanner's never-sensitive shape. The 32 digits are
+/// tested as four words.
+pub fn is_uuid(b: &[u8]) -> bool {
+    let Ok(s) = <&[u8; 36]>::try_from(b) else {
+        return false;
+    };
+    if s[8] != b'-' || s[13] != b'-' || s[18] != b'-' || s[23] != b'-' {
+        return false;
+    }
+    let w = |a: usize, b: usize| {
+        let half = |k: usize| u64::from(u32::from_le_bytes([s[k], s[k + 1], s[k + 2], s[k + 3]]));
+        half(a) | half(b) << 32
+    };
+    [w(0, 4), w(9, 14), w(19, 24), w(28, 32)]
+        .into_iter()
+        .all(|x| hex_bytes(x) == swar::HIGH)
+}
+
+/// The bytes of `x` that are ASCII hexadecimal digits (either case), as high bits.
+fn hex_bytes(x: u64) -> u64 {
+    use swar::{between, HIGH, ONES};
+    let low = x & !HIGH;
+    let digit = between(low, x, b'0' - 1, b'9' + 1);
+    let letter = between(low | (ONES * 0x20), x, b'a' - 1, b'f' + 1);
+    digit | letter
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod props {
     use super::*;
     use proptest::prelude::*;
 
     proptest! {
+        /// The word test agrees with the byte-by-byte definition, on UUID-like input
+        /// with any byte anywhere.
+        #[test]
+        fn is_uuid_is_the_byte_test(
+            hex in "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+            at in 0usize..37,
+            b in any::<u8>(),
+            cut in any::<bool>(),
+        ) {
+            let mut v = hex.into_bytes();
+            if let Some(x) = v.get_mut(at) {
+                *x = b;
+            }
+            if cut {
+                v.pop();
+            }
+            let want = v.len() == 36
+                && v.iter().enumerate().all(|(i, &c)| match i {
+                    8 | 13 | 18 | 23 => c == b'-',
+                    _ => c.is_ascii_hexdigit(),
+                });
+            prop_assert_eq!(is_uuid(&v), want, "{:?}", v);
+        }
+
         #[test]
         fn has_byte_is_contains(
             hay in proptest::collection::vec(prop::sample::select(vec![0u8, b' ', b'a', b'!', 0x1f, 0x21, 0x80, 0xa0, 0xff]), 0..40),
@@ -202,6 +254,22 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn hex_bytes_is_the_byte_test() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut w = *b"0aF9c3E7";
+                w[pos] = b;
+                let want = w.iter().all(u8::is_ascii_hexdigit);
+                assert_eq!(
+                    hex_bytes(u64::from_le_bytes(w)) == swar::HIGH,
+                    want,
+                    "{b:#x} at {pos}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn decodes_once_and_keeps_malformed() {

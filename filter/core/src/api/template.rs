@@ -47,6 +47,7 @@
 
 use crate::config::ApisPolicy;
 use crate::matcher::{Segment, Template};
+use crate::text::is_uuid;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
@@ -571,15 +572,6 @@ fn is_iso_date(b: &[u8]) -> bool {
         }
         _ => false,
     }
-}
-
-/// `8-4-4-4-12` hex digits.
-fn is_uuid(b: &[u8]) -> bool {
-    b.len() == 36
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            8 | 13 | 18 | 23 => c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
 }
 
 /// Hex digits only: at least 16, or at least 12 mixing digits and letters.

@@ -14,8 +14,6 @@
 //! across spaces). Anything else goes through the token pass as before
 //! (`shapes_change_no_result` checks that the shortcut drops no match).
 
-use crate::text::swar::{between, HIGH, ONES};
-
 /// Whether `b` next to a shape makes it part of something longer.
 fn joins(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80 || matches!(b, b'-' | b'_' | b'.' | b':' | b'@' | b'+')
@@ -55,29 +53,11 @@ fn shape_end(v: &[u8], i: usize, first: usize) -> Option<usize> {
     (!joins(next) && !grouped).then_some(e)
 }
 
-/// `8-4-4-4-12` hexadecimal digits (either case) at `v[i..]`: the end. The 32 digits
-/// are tested as four words.
+/// A UUID ([`crate::text::is_uuid`]) at `v[i..]`: the end.
 fn uuid_end(v: &[u8], i: usize) -> Option<usize> {
-    let s: &[u8; 36] = v.get(i..i + 36)?.try_into().ok()?;
-    if s[8] != b'-' || s[13] != b'-' || s[18] != b'-' || s[23] != b'-' {
-        return None;
-    }
-    let w = |a: usize, b: usize| {
-        let half = |k: usize| u64::from(u32::from_le_bytes([s[k], s[k + 1], s[k + 2], s[k + 3]]));
-        half(a) | half(b) << 32
-    };
-    let all_hex = [w(0, 4), w(9, 14), w(19, 24), w(28, 32)]
-        .into_iter()
-        .all(|x| hex_bytes(x) == HIGH);
-    all_hex.then_some(i + 36)
-}
-
-/// The bytes of `x` that are ASCII hexadecimal digits (either case), as high bits.
-fn hex_bytes(x: u64) -> u64 {
-    let low = x & !HIGH;
-    let digit = between(low, x, b'0' - 1, b'9' + 1);
-    let letter = between(low | (ONES * 0x20), x, b'a' - 1, b'f' + 1);
-    digit | letter
+    v.get(i..i + 36)
+        .is_some_and(crate::text::is_uuid)
+        .then_some(i + 36)
 }
 
 /// Whether `v[at..at + n]` is `n` ASCII digits.
@@ -157,22 +137,6 @@ mod tests {
         let b = v.as_bytes();
         let j = b.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
         skip(b, 0, j, b' ')
-    }
-
-    #[test]
-    fn hex_bytes_is_the_byte_test() {
-        for b in 0..=255u8 {
-            for pos in 0..8 {
-                let mut w = *b"0aF9c3E7";
-                w[pos] = b;
-                let want = w.iter().all(u8::is_ascii_hexdigit);
-                assert_eq!(
-                    hex_bytes(u64::from_le_bytes(w)) == HIGH,
-                    want,
-                    "{b:#x} at {pos}"
-                );
-            }
-        }
     }
 
     #[test]
