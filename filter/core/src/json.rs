@@ -144,6 +144,10 @@ struct Frame {
     base: u32,
     /// The key that applies to values in this frame.
     key: Option<KeyRef>,
+    /// The key above the object that owns this frame (an array looks through to the
+    /// object it is in). It cannot change while the frame is open, so it is set when
+    /// the frame opens and no visit walks the stack.
+    parent: Option<KeyRef>,
 }
 
 /// Where a key's text is: a key without escapes is its bytes in the body (no copy), an
@@ -155,15 +159,22 @@ struct KeyRef {
     end: usize,
 }
 
+/// What comes next between two tokens. A key's `:` is read with the key, and a
+/// container's first token with its opening bracket, so a key and its value take two
+/// turns of the loop and the `,` or closing bracket after them a third.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
+enum Next {
+    /// A value (at the start, after `:`, after `,` in an array).
     Value,
+    /// A value or `]` (an array just opened).
     ValueOrClose,
+    /// A key (after `,` in an object).
     Key,
+    /// A key or `}` (an object just opened).
     KeyOrClose,
-    Colon,
-    CommaOrClose,
-    End,
+    /// A value ended: `,` or the container's closing bracket; at the top level, the end
+    /// of the body.
+    After,
 }
 
 /// The walker, with its reusable buffers. Keep one per worker and reuse it.
@@ -181,18 +192,7 @@ impl Default for Walker {
     }
 }
 
-/// Byte classes inside strings: 1 = stop (quote, backslash, control, non-ASCII).
-static STR_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = i < 0x20 || i == b'"' as usize || i == b'\\' as usize || i >= 0x80;
-        i += 1;
-    }
-    t
-};
-
-/// The bytes of `x` (little-endian) that are in [`STR_STOP`] (`"`, `\\`, a control
+/// The bytes of `x` (little-endian) that stop a plain string (`"`, `\\`, a control
 /// character or a non-ASCII byte), as high bits: the usual SWAR tests. A borrow only
 /// marks bytes above a true one, so "any" and the lowest marked byte are exact.
 fn stop_mask(x: u64) -> u64 {
@@ -203,8 +203,34 @@ fn stop_mask(x: u64) -> u64 {
     quote | backslash | control | (x & HIGH)
 }
 
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+/// The first byte at or after `i` that stops a plain string (see [`stop_mask`]), or
+/// the body's length: eight bytes at a time, the last word zero-padded (a zero byte
+/// is a control character, so the padding stops the run at the end).
+fn plain_run(body: &[u8], mut i: usize) -> usize {
+    loop {
+        let rest = body.get(i..).unwrap_or_default();
+        let x = match rest.get(..8) {
+            Some(w) => u64::from_le_bytes(w.try_into().unwrap_or_default()),
+            None => crate::text::swar::word(rest),
+        };
+        let m = stop_mask(x);
+        if m != 0 {
+            return (i + (m.trailing_zeros() / 8) as usize).min(body.len());
+        }
+        i += 8;
+    }
+}
+
+/// The offset of the first byte at or after `i` that is not JSON whitespace.
+#[inline]
+fn skip_ws(body: &[u8], mut i: usize) -> usize {
+    while body
+        .get(i)
+        .is_some_and(|&b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        i += 1;
+    }
+    i
 }
 
 fn hex4(s: &[u8]) -> Option<u32> {
@@ -224,17 +250,27 @@ fn push_char(out: &mut Vec<u8>, c: char) {
     out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
 }
 
-/// Length of a valid UTF-8 sequence at the start of `s`, or `None`.
+/// Length of a valid UTF-8 sequence at the start of `s`, or `None` (the table of the
+/// Unicode standard, 3.9: no overlong forms, no surrogates, nothing above U+10FFFF).
 fn utf8_len(s: &[u8]) -> Option<usize> {
-    let b = *s.first()?;
-    let n = match b {
-        0xC2..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF4 => 4,
-        _ => return None,
+    let cont = |k: usize| s.get(k).is_some_and(|&c| c & 0xC0 == 0x80);
+    let second = |lo: u8, hi: u8| s.get(1).is_some_and(|&c| (lo..=hi).contains(&c));
+    let ok = match *s.first()? {
+        0xC2..=0xDF => return cont(1).then_some(2),
+        0xE0 => second(0xA0, 0xBF),
+        0xE1..=0xEC | 0xEE..=0xEF => cont(1),
+        0xED => second(0x80, 0x9F),
+        0xF0 => second(0x90, 0xBF) && cont(3),
+        0xF1..=0xF3 => cont(1) && cont(3),
+        0xF4 => second(0x80, 0x8F) && cont(3),
+        _ => false,
     };
-    let seq = s.get(..n)?;
-    std::str::from_utf8(seq).ok().map(|_| n)
+    let n = if s.first().is_some_and(|&b| b >= 0xF0) {
+        4
+    } else {
+        3
+    };
+    (ok && cont(2)).then_some(n)
 }
 
 enum Str {
@@ -258,34 +294,39 @@ impl Walker {
     }
 
     /// Scans a string whose opening quote is at `start`. Records the first tolerated
-    /// error in `lenient`.
+    /// error in `lenient`. A plain ASCII string (most keys and values) is one run of
+    /// [`plain_run`]; anything else goes on in [`Walker::string_from`].
+    #[inline]
     fn string(&mut self, body: &[u8], start: usize, lenient: &mut Option<usize>) -> Str {
-        let mut i = start + 1;
-        // Fast path: plain ASCII/UTF-8 without escapes.
+        let i = plain_run(body, start + 1);
+        if body.get(i) == Some(&b'"') {
+            return Str::Plain(i);
+        }
+        self.string_from(body, start, i, lenient)
+    }
+
+    /// [`Walker::string`] from `i`, the first byte of the string that is not plain
+    /// ASCII: valid UTF-8 goes on as plain text; an escape, or invalid UTF-8, switches
+    /// to unescaping into the buffer.
+    #[inline(never)]
+    fn string_from(
+        &mut self,
+        body: &[u8],
+        start: usize,
+        mut i: usize,
+        lenient: &mut Option<usize>,
+    ) -> Str {
         loop {
-            // Eight bytes at a time up to the first byte that stops the fast path.
-            while let Some(w) = body.get(i..i + 8) {
-                let m = stop_mask(u64::from_le_bytes(w.try_into().unwrap_or([b'"'; 8])));
-                if m != 0 {
-                    i += (m.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                i += 8;
-            }
             let Some(&b) = body.get(i) else {
                 return Str::Unterminated;
             };
-            if !STR_STOP[b as usize] {
-                i += 1;
-                continue;
-            }
             if b == b'"' {
                 return Str::Plain(i);
             }
             if b >= 0x80 {
-                match utf8_len(&body[i..]) {
+                match utf8_len(body.get(i..).unwrap_or_default()) {
                     Some(n) => {
-                        i += n;
+                        i = plain_run(body, i + n);
                         continue;
                     }
                     None => break,
@@ -293,13 +334,14 @@ impl Walker {
             }
             if b < 0x20 {
                 lenient.get_or_insert(i);
-                i += 1;
+                i = plain_run(body, i + 1);
                 continue;
             }
-            break; // backslash or invalid UTF-8: slow path
+            break; // backslash or invalid UTF-8: unescape
         }
         self.buf.clear();
-        self.buf.extend_from_slice(&body[start + 1..i]);
+        self.buf
+            .extend_from_slice(body.get(start + 1..i).unwrap_or_default());
         loop {
             let Some(&b) = body.get(i) else {
                 return Str::Unterminated;
@@ -374,34 +416,37 @@ impl Walker {
                     self.buf.push(b);
                     i += 1;
                 }
-                0x80.. => match utf8_len(&body[i..]) {
-                    Some(n) => {
-                        self.buf.extend_from_slice(&body[i..i + n]);
-                        i += n;
-                    }
-                    None => {
-                        // Invalid UTF-8 passes through as bytes; a cut sequence at the
-                        // very end is a truncation.
-                        if body.len() - i < 4 && !body[i..].contains(&b'"') {
-                            return Str::Unterminated;
+                0x80.. => {
+                    let rest = body.get(i..).unwrap_or_default();
+                    match utf8_len(rest) {
+                        Some(n) => {
+                            self.buf
+                                .extend_from_slice(rest.get(..n).unwrap_or_default());
+                            i += n;
                         }
-                        lenient.get_or_insert(i);
-                        self.buf.push(b);
-                        i += 1;
+                        None => {
+                            // Invalid UTF-8 passes through as bytes; a cut sequence at
+                            // the very end is a truncation.
+                            if rest.len() < 4 && !rest.contains(&b'"') {
+                                return Str::Unterminated;
+                            }
+                            lenient.get_or_insert(i);
+                            self.buf.push(b);
+                            i += 1;
+                        }
                     }
-                },
+                }
                 _ => {
-                    let run = body[i..]
-                        .iter()
-                        .take_while(|&&c| !STR_STOP[c as usize])
-                        .count();
-                    self.buf.extend_from_slice(&body[i..i + run]);
-                    i += run;
+                    let end = plain_run(body, i);
+                    self.buf
+                        .extend_from_slice(body.get(i..end).unwrap_or_default());
+                    i = end;
                 }
             }
         }
     }
 
+    #[inline(always)]
     fn text<'s>(&'s self, body: &'s [u8], k: KeyRef) -> Option<&'s [u8]> {
         if k.in_arena {
             self.keys.get(k.start..k.end)
@@ -410,24 +455,19 @@ impl Walker {
         }
     }
 
-    fn range<'s>(&'s self, body: &'s [u8], f: usize) -> Option<&'s [u8]> {
-        self.text(body, self.stack.get(f)?.key?)
-    }
-
-    /// The key that applies in frame `f` (`None`: no frame) and the key above the
-    /// object that owns it (arrays inherit their key, so they are looked through).
-    fn keys_from<'s>(
+    /// The key that applies in `frame` (`None`: no frame) and the key above the object
+    /// that owns it.
+    #[inline(always)]
+    fn keys_of<'s>(
         &'s self,
         body: &'s [u8],
-        f: Option<usize>,
+        frame: Option<&Frame>,
     ) -> (Option<&'s [u8]>, Option<&'s [u8]>) {
-        let Some(f) = f else { return (None, None) };
-        let mut owner = f;
-        while owner > 0 && self.stack.get(owner).is_some_and(|fr| fr.array) {
-            owner -= 1;
-        }
-        let parent = owner.checked_sub(1).and_then(|p| self.range(body, p));
-        (self.range(body, f), parent)
+        let Some(f) = frame else { return (None, None) };
+        (
+            f.key.and_then(|k| self.text(body, k)),
+            f.parent.and_then(|k| self.text(body, k)),
+        )
     }
 
     /// Walks `body`, calling `visit` for every key and scalar in document order.
@@ -437,56 +477,40 @@ impl Walker {
     {
         self.stack.clear();
         self.keys.clear();
-        let mut expect = Expect::Value;
+        let mut next = Next::Value;
         let mut lenient: Option<usize> = None;
         let mut skip: Option<usize> = None; // stack depth whose value is skipped
         let mut i = 0usize;
         let n = body.len();
         loop {
-            while i < n && is_ws(body[i]) {
-                i += 1;
-            }
+            i = skip_ws(body, i);
             let Some(&b) = body.get(i) else {
-                return match expect {
-                    Expect::End => lenient.map_or(Outcome::Complete, |at| Outcome::Lenient { at }),
-                    _ => Outcome::Truncated { at: n },
+                return if next == Next::After && self.stack.is_empty() {
+                    lenient.map_or(Outcome::Complete, |at| Outcome::Lenient { at })
+                } else {
+                    Outcome::Truncated { at: n }
                 };
             };
-            match expect {
-                Expect::End => return Outcome::Invalid { at: i },
-                Expect::Colon => {
-                    if b != b':' {
+            match next {
+                Next::After => {
+                    let Some(top) = self.stack.last() else {
                         return Outcome::Invalid { at: i };
-                    }
-                    i += 1;
-                    expect = Expect::Value;
-                }
-                Expect::CommaOrClose => {
-                    let top_array = self.stack.last().is_some_and(|f| f.array);
+                    };
                     match b {
                         b',' => {
-                            i += 1;
-                            expect = if top_array {
-                                Expect::Value
-                            } else {
-                                Expect::Key
-                            };
+                            next = if top.array { Next::Value } else { Next::Key };
                         }
-                        b']' if top_array => {
-                            i += 1;
-                            expect = self.close(&mut skip);
-                        }
-                        b'}' if !top_array => {
-                            i += 1;
-                            expect = self.close(&mut skip);
-                        }
+                        b']' if top.array => self.close(&mut skip),
+                        b'}' if !top.array => self.close(&mut skip),
                         _ => return Outcome::Invalid { at: i },
                     }
+                    i += 1;
                 }
-                Expect::Key | Expect::KeyOrClose => {
-                    if b == b'}' && expect == Expect::KeyOrClose {
+                Next::Key | Next::KeyOrClose => {
+                    if b == b'}' && next == Next::KeyOrClose {
                         i += 1;
-                        expect = self.close(&mut skip);
+                        self.close(&mut skip);
+                        next = Next::After;
                         continue;
                     }
                     if b != b'"' {
@@ -519,16 +543,17 @@ impl Walker {
                         });
                     }
                     i = end + 1;
-                    expect = Expect::Colon;
                     if skip.is_none() {
-                        let text = match self.stack.last().and_then(|f| f.key) {
-                            Some(k) => self.text(body, k),
-                            None => None,
+                        let text: &[u8] = if escaped {
+                            &self.buf
+                        } else {
+                            body.get(start + 1..end).unwrap_or_default()
                         };
-                        let (key, parent_key) = self.keys_from(body, depth.checked_sub(2));
+                        let below = depth.checked_sub(2).and_then(|f| self.stack.get(f));
+                        let (key, parent_key) = self.keys_of(body, below);
                         let v = Value {
                             kind: Kind::Key,
-                            text: text.unwrap_or_default(),
+                            text,
                             start,
                             end: i,
                             escaped,
@@ -543,32 +568,47 @@ impl Walker {
                             Step::Stop => return Outcome::Stopped { at: i },
                         }
                     }
+                    // The colon, in the same turn.
+                    i = skip_ws(body, i);
+                    match body.get(i) {
+                        Some(b':') => {
+                            i += 1;
+                            next = Next::Value;
+                        }
+                        Some(_) => return Outcome::Invalid { at: i },
+                        None => return Outcome::Truncated { at: n },
+                    }
                 }
-                Expect::Value | Expect::ValueOrClose => {
-                    if b == b']' && expect == Expect::ValueOrClose {
+                Next::Value | Next::ValueOrClose => {
+                    if b == b']' && next == Next::ValueOrClose {
                         i += 1;
-                        expect = self.close(&mut skip);
+                        self.close(&mut skip);
+                        next = Next::After;
                         continue;
                     }
                     if b == b'{' || b == b'[' {
                         if self.stack.len() >= self.max_depth {
                             return Outcome::TooDeep { at: i };
                         }
-                        let inherited = if b == b'[' {
-                            self.stack.last().and_then(|f| f.key)
-                        } else {
-                            None
+                        let array = b == b'[';
+                        // An array inherits the key and the parent; an object's parent
+                        // is the key it is the value of.
+                        let (key, parent) = match self.stack.last() {
+                            Some(top) if array => (top.key, top.parent),
+                            Some(top) => (None, top.key),
+                            None => (None, None),
                         };
                         self.stack.push(Frame {
-                            array: b == b'[',
+                            array,
                             base: self.keys.len() as u32,
-                            key: inherited,
+                            key,
+                            parent,
                         });
                         i += 1;
-                        expect = if b == b'[' {
-                            Expect::ValueOrClose
+                        next = if array {
+                            Next::ValueOrClose
                         } else {
-                            Expect::KeyOrClose
+                            Next::KeyOrClose
                         };
                         continue;
                     }
@@ -596,7 +636,9 @@ impl Walker {
                                 b'f' => (b"false", Kind::False),
                                 _ => (b"null", Kind::Null),
                             };
-                            let got = &body[start..n.min(start + lit.len())];
+                            let got = body
+                                .get(start..n.min(start + lit.len()))
+                                .unwrap_or_default();
                             if got.len() < lit.len() {
                                 if lit.starts_with(got) {
                                     return Outcome::Truncated { at: start };
@@ -614,11 +656,11 @@ impl Walker {
                     if skip.is_none() {
                         let text: &[u8] = match kind {
                             Kind::String if escaped => &self.buf,
-                            Kind::String => &body[start + 1..end - 1],
-                            _ => &body[start..end],
+                            Kind::String => body.get(start + 1..end - 1).unwrap_or_default(),
+                            _ => body.get(start..end).unwrap_or_default(),
                         };
-                        let (key, parent_key) =
-                            self.keys_from(body, self.stack.len().checked_sub(1));
+                        let top = self.stack.last();
+                        let (key, parent_key) = self.keys_of(body, top);
                         let v = Value {
                             kind,
                             text,
@@ -628,34 +670,33 @@ impl Walker {
                             key,
                             parent_key,
                             depth: self.stack.len(),
-                            in_array: self.stack.last().is_some_and(|f| f.array),
+                            in_array: top.is_some_and(|f| f.array),
                         };
                         if visit(&v) == Step::Stop {
                             return Outcome::Stopped { at: end };
                         }
                     }
-                    expect = self.after_value(&mut skip);
+                    self.value_ended(&mut skip);
+                    next = Next::After;
                 }
             }
         }
     }
 
-    fn after_value(&self, skip: &mut Option<usize>) -> Expect {
+    /// A value ended at the current depth: the skipped value, if it was this one, is
+    /// over.
+    fn value_ended(&self, skip: &mut Option<usize>) {
         if *skip == Some(self.stack.len()) {
             *skip = None;
         }
-        if self.stack.is_empty() {
-            Expect::End
-        } else {
-            Expect::CommaOrClose
-        }
     }
 
-    fn close(&mut self, skip: &mut Option<usize>) -> Expect {
+    /// Closes the innermost container (the end of its value).
+    fn close(&mut self, skip: &mut Option<usize>) {
         if let Some(f) = self.stack.pop() {
             self.keys.truncate(f.base as usize);
         }
-        self.after_value(skip)
+        self.value_ended(skip);
     }
 }
 
@@ -666,35 +707,37 @@ enum NumErr {
 
 /// Scans a JSON number starting at `i`; returns its end.
 fn number(b: &[u8], mut i: usize) -> Result<usize, NumErr> {
-    let digits = |b: &[u8], i: usize| {
-        b.get(i..)
-            .map_or(0, |s| s.iter().take_while(|c| c.is_ascii_digit()).count())
+    let digits = |mut i: usize| {
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
     };
-    // At least one digit (after `.` and after `e`): their count, or why there is none.
-    let required = |b: &[u8], i: usize| match digits(b, i) {
-        0 if i >= b.len() => Err(NumErr::Truncated),
-        0 => Err(NumErr::Invalid(i)),
-        d => Ok(d),
+    // At least one digit (after `.` and after `e`): the end of them, or why there is
+    // none.
+    let required = |i: usize| match digits(i) {
+        e if e > i => Ok(e),
+        _ if i >= b.len() => Err(NumErr::Truncated),
+        _ => Err(NumErr::Invalid(i)),
     };
     if b.get(i) == Some(&b'-') {
         i += 1;
     }
-    match b.get(i) {
+    i = match b.get(i) {
         None => return Err(NumErr::Truncated),
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => i += digits(b, i),
+        Some(b'0') => i + 1,
+        Some(b'1'..=b'9') => digits(i + 1),
         Some(_) => return Err(NumErr::Invalid(i)),
-    }
+    };
     if b.get(i) == Some(&b'.') {
-        i += 1;
-        i += required(b, i)?;
+        i = required(i + 1)?;
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
         if matches!(b.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
-        i += required(b, i)?;
+        i = required(i)?;
     }
     match b.get(i) {
         Some(c) if c.is_ascii_alphanumeric() || *c == b'.' => Err(NumErr::Invalid(i)),
@@ -735,7 +778,11 @@ pub fn escape_into(s: &[u8], out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
+mod reference;
+
+#[cfg(test)]
 mod tests {
+    use super::reference::STR_STOP;
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -919,8 +966,112 @@ mod tests {
     }
 }
 
+/// The differential oracle's harness: a walk's visits (every field of each) and its
+/// outcome, under a visitor that skips the values of keys starting with `s` and stops at
+/// the `stop_at`-th visit.
+#[cfg(test)]
+mod differential {
+    use super::*;
+
+    /// What a walk did, field by field.
+    pub(super) type Trace = (Vec<String>, Outcome);
+
+    fn visitor(stop_at: usize) -> impl FnMut(&Value<'_>) -> Step {
+        let mut seen = 0usize;
+        move |_v: &Value<'_>| {
+            seen += 1;
+            if seen == stop_at {
+                Step::Stop
+            } else {
+                Step::Continue
+            }
+        }
+    }
+
+    fn record(v: &Value<'_>, out: &mut Vec<String>) -> Step {
+        out.push(format!(
+            "{:?} {:?} {}-{} esc={} key={:?} parent={:?} depth={} arr={}",
+            v.kind, v.text, v.start, v.end, v.escaped, v.key, v.parent_key, v.depth, v.in_array
+        ));
+        if v.kind == Kind::Key && v.text.first() == Some(&b's') {
+            Step::Skip
+        } else {
+            Step::Continue
+        }
+    }
+
+    /// The walker's trace.
+    pub(super) fn new(body: &[u8], depth: usize, stop_at: usize) -> Trace {
+        let mut out = Vec::new();
+        let mut stop = visitor(stop_at);
+        let o = Walker::new(depth).walk(body, |v| match stop(v) {
+            Step::Stop => Step::Stop,
+            _ => record(v, &mut out),
+        });
+        (out, o)
+    }
+
+    /// The reference walker's trace.
+    pub(super) fn old(body: &[u8], depth: usize, stop_at: usize) -> Trace {
+        let mut out = Vec::new();
+        let mut stop = visitor(stop_at);
+        let o = super::reference::Walker::new(depth).walk(body, |v| match stop(v) {
+            Step::Stop => Step::Stop,
+            _ => record(v, &mut out),
+        });
+        (out, o)
+    }
+
+    #[test]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn agrees_with_the_reference_walker_on_a_corpus() {
+        let corpus: &[&[u8]] = &[
+            br#"{"a":1,"b":[true,false,null],"c":{"d":"x\n\u00e9\ud83d\ude00","e":-1.5e+3}}"#,
+            br#" [ {"k" : "v" } , [ [ 1 ] , { } ] , "" ] "#,
+            br#"{"s":{"x":[1,{"y":2}]},"t":{"s":3,"u":[{"v":"w"}]}}"#,
+            br#"{"a\"b":{"c\u0064":[{"e":"f"}]},"g":"h"}"#,
+            b"{\"bio\":\"\xe7\x83\xad\xe7\x88\xb1 \xe3\x80\x82\",\"n\":\"\xff\xfe\",\"c\":\"\x01\"}",
+            b"{\"a\":\"\xe4\xb8",
+            br#"{"a":01}"#,
+            br#"{"a":1.}"#,
+            br#"{"a":1e}"#,
+            br#"{"a":tru"#,
+            br#"{"a":trux}"#,
+            br#"{"a" 1}"#,
+            br#"{"a":1 "b":2}"#,
+            br#"{"a":1,}"#,
+            br#"[1,]"#,
+            br#"[1}"#,
+            br#"{]"#,
+            br#"1 2"#,
+            br#"12"#,
+            br#"[12"#,
+            br#""\x""#,
+            br#""\u12"#,
+            br#""\ud800\u0041""#,
+            b"",
+            b"   ",
+            br#"[[[[[[[[1]]]]]]]]"#,
+            br#"{"a":{"b":{"c":{"d":{"e":1}}}}}"#,
+        ];
+        for body in corpus {
+            for depth in [1, 2, 3, 128] {
+                for stop_at in [0, 1, 2, 3, 5, 8, 13] {
+                    assert_eq!(
+                        new(body, depth, stop_at),
+                        old(body, depth, stop_at),
+                        "{:?} depth {depth} stop at {stop_at}",
+                        String::from_utf8_lossy(body)
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod props {
+    use super::reference::STR_STOP;
     use super::*;
     use proptest::prelude::*;
 
@@ -962,17 +1113,115 @@ mod props {
         }
     }
 
+    /// Bytes that change a JSON text's structure or a string's reading: brackets,
+    /// separators, quotes, escapes, digits, letters of literals, whitespace, control
+    /// characters, the starts of valid and invalid UTF-8.
+    const MUTANTS: &[u8] =
+        b"{}[]:,\"\\u0123456789.eE+-tfnrl \n\x00\x1f\x7f\x80\xbf\xc3\xe4\xed\xf0\xf4\xff/sx";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(600))]
+
+        /// The single-pass walker visits what the reference walker visits, with the
+        /// same context, and ends with the same outcome: on valid JSON (compact and
+        /// pretty), cut anywhere, with bytes replaced, inserted or removed, under
+        /// nesting limits, skips and stops.
+        #[test]
+        fn agrees_with_the_reference_walker(
+            v in arb_json(),
+            wraps in proptest::collection::vec(prop_oneof![Just(None), "[a-z]{1,3}".prop_map(Some)], 0..4),
+            pretty in any::<bool>(),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), prop::sample::select(MUTANTS), 0u8..3), 0..4),
+            cut in any::<prop::sample::Index>(),
+            do_cut in any::<bool>(),
+            depth in prop_oneof![1usize..6, Just(DEFAULT_MAX_DEPTH)],
+            stop_at in prop_oneof![3 => Just(0usize), 1 => 1usize..20],
+        ) {
+            // Containers around it, so values sit under keys and parents at every depth.
+            let v = wraps.into_iter().fold(v, |v, w| match w {
+                None => serde_json::json!([1, v]),
+                Some(k) => serde_json::json!({ k: v, "z": 0 }),
+            });
+            let mut body = if pretty { serde_json::to_vec_pretty(&v).unwrap() } else { serde_json::to_vec(&v).unwrap() };
+            for (at, b, op) in edits {
+                if body.is_empty() {
+                    body.push(b);
+                    continue;
+                }
+                let at = at.index(body.len());
+                match op {
+                    0 => body[at] = b,
+                    1 => body.insert(at, b),
+                    _ => { body.remove(at); }
+                }
+            }
+            if do_cut && !body.is_empty() {
+                body.truncate(cut.index(body.len()));
+            }
+            prop_assert_eq!(
+                differential::new(&body, depth, stop_at),
+                differential::old(&body, depth, stop_at),
+                "{:?}", String::from_utf8_lossy(&body)
+            );
+        }
+
+        #[test]
+        fn agrees_with_the_reference_walker_on_bytes(
+            body in proptest::collection::vec(prop::sample::select(MUTANTS), 0..120),
+            depth in prop_oneof![1usize..6, Just(DEFAULT_MAX_DEPTH)],
+            stop_at in prop_oneof![3 => Just(0usize), 1 => 1usize..20],
+        ) {
+            prop_assert_eq!(
+                differential::new(&body, depth, stop_at),
+                differential::old(&body, depth, stop_at),
+                "{:?}", String::from_utf8_lossy(&body)
+            );
+        }
+
+        #[test]
+        fn plain_run_is_the_byte_loop(body in proptest::collection::vec(prop::sample::select(MUTANTS), 0..40), from in 0usize..40) {
+            let from = from.min(body.len());
+            let want = from + body[from..].iter().take_while(|&&b| !STR_STOP[b as usize]).count();
+            prop_assert_eq!(plain_run(&body, from), want);
+        }
+    }
+
+    /// Every lead byte with every second byte, and the bytes around the continuation
+    /// range after them, whole and cut: the UTF-8 test is the standard library's.
+    #[test]
+    fn utf8_test_is_the_reference() {
+        let edges = [0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff];
+        for lead in 0..=255u8 {
+            for second in 0..=255u8 {
+                for third in edges {
+                    for fourth in edges {
+                        let s = [lead, second, third, fourth];
+                        for n in 0..=4 {
+                            assert_eq!(
+                                utf8_len(&s[..n]),
+                                super::reference::utf8_len(&s[..n]),
+                                "{:x?}",
+                                &s[..n]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     fn arb_json() -> impl Strategy<Value = serde_json::Value> {
         let leaf = prop_oneof![
             Just(serde_json::Value::Null),
             any::<bool>().prop_map(serde_json::Value::Bool),
             any::<i64>().prop_map(|n| serde_json::json!(n)),
             "\\PC{0,12}".prop_map(serde_json::Value::String),
+            "[a-z\"\\\\\n\t\u{1}\u{7f}é中😀/ ]{0,10}".prop_map(serde_json::Value::String),
         ];
         leaf.prop_recursive(4, 32, 4, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
-                proptest::collection::vec(("[a-z]{1,4}", inner), 0..4)
+                proptest::collection::vec(("[a-z]{1,4}|s[a-z\"\\\\é]{0,3}", inner), 0..4)
                     .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
             ]
         })
