@@ -633,10 +633,25 @@ const VERSION_WORDS: &[&[u8]] = &[
 
 /// Classifies a key (and the key of the enclosing object).
 pub fn classify(key: &[u8], parent: Option<&[u8]>) -> KeyCtx {
-    let mut c = KeyCtx::default();
     if key.is_empty() {
-        return c;
+        return KeyCtx::default();
     }
+    KeyCtx {
+        person: parent.is_some_and(names_person),
+        ..classify_key(key)
+    }
+}
+
+/// Whether the key of an enclosing object says the object is about a person
+/// ([`KeyCtx::person`]).
+fn names_person(p: &[u8]) -> bool {
+    Words::split(p).any(PERSON_WORDS)
+        || (!p.is_ascii() && contains_any(p, &["用户", "客户", "联系人", "会员", "员工", "乘客"]))
+}
+
+/// [`classify`] of a non-empty key without its parent (`person` is false).
+fn classify_key(key: &[u8]) -> KeyCtx {
+    let mut c = KeyCtx::default();
     let w = Words::split(key);
     let joined = w.joined();
     let last = w.last();
@@ -778,12 +793,6 @@ pub fn classify(key: &[u8], parent: Option<&[u8]>) -> KeyCtx {
     c.neg = w.any(NEG_WORDS)
         || joined.ends_with(b"id") && !tail(ID_TAIL) && w.n == 1 && joined.len() <= 6;
     c.version = w.any(VERSION_WORDS) || w.iter().any(|x| x.starts_with(b"version"));
-    if let Some(p) = parent {
-        let pw = Words::split(p);
-        c.person = pw.any(PERSON_WORDS)
-            || (!p.is_ascii()
-                && contains_any(p, &["用户", "客户", "联系人", "会员", "员工", "乘客"]));
-    }
     c
 }
 
@@ -895,117 +904,208 @@ mod tests {
 }
 
 /// A small four-way set-associative cache of key classifications (keys repeat across
-/// the records of a body and across requests of an API): 512 slots of ~100 bytes,
-/// allocated on first use. A slot holds the key and its parent key themselves (a hash
-/// only picks the set), so a hit is always the classification of the same pair: a
-/// body cannot plant a classification for another pair by colliding hashes. Keys or
-/// parents longer than [`CACHED_KEY_MAX`] bytes bypass it.
+/// the records of a body and across requests of an API): 512 slots of 56 bytes,
+/// allocated on first use, and a four-entry memo of parent keys. A slot holds the key
+/// itself (a hash only picks the set), so a hit is always the classification of the
+/// same key: a body cannot plant a classification for another key by colliding
+/// hashes. The parent key only decides [`KeyCtx::person`]; it changes once per object
+/// at most (every value of an object, and of each object of an array, has the same
+/// one), so it is looked up apart, in the memo, and the slots hold keys alone. Keys or
+/// parents longer than [`CACHED_KEY_MAX`] bytes bypass the cache and the memo.
 ///
-/// Keys are read as little-endian 64-bit words, zero-padded: one copy gives both the
-/// hash and the words a slot is compared with (no byte loop, no `memcmp`). Four ways
-/// keep three or four hot pairs that share a set from evicting each other on every
-/// request (two ways did, for one unlucky set of the bench).
+/// Keys are hashed and compared as little-endian 64-bit words, read in place, as many
+/// as the key needs, the last zero-padded (no copy, no byte loop, no `memcmp`); a slot
+/// keeps its key zero-padded to [`CACHED_KEY_MAX`] bytes. The hash leaves out the
+/// length, so keys that differ only in trailing NUL bytes share a set and the length
+/// comparison tells them apart (tested). Four ways keep three or four hot keys that
+/// share a set from evicting each other on every request (two ways did, for one
+/// unlucky set of the bench).
 #[derive(Debug, Default)]
 pub struct KeyCache {
     slots: Vec<Slot>,
     /// Round-robin victim choice when a set is full.
     clock: usize,
+    parents: [Parent; PARENTS],
+    /// Round-robin victim choice in `parents`.
+    parent_clock: usize,
 }
 
 /// The longest key (and parent key) the cache holds, in bytes.
 pub const CACHED_KEY_MAX: usize = 40;
 
-/// [`CACHED_KEY_MAX`] in 64-bit words.
-const WORDS: usize = CACHED_KEY_MAX / 8;
-
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Slot {
-    used: bool,
+    /// The key's length + 1; 0: empty.
     len: u8,
-    /// 0: no parent; otherwise the parent's length + 1.
-    parent_len: u8,
-    key: [u64; WORDS],
-    parent: [u64; WORDS],
+    /// The key, zero-padded.
+    key: [u8; CACHED_KEY_MAX],
+    /// `classify_key(key)`.
     ctx: KeyCtx,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            len: 0,
+            key: [0; CACHED_KEY_MAX],
+            ctx: KeyCtx::default(),
+        }
+    }
+}
+
+/// A memoised parent key.
+#[derive(Debug, Clone, Copy)]
+struct Parent {
+    /// The parent's length + 1; 0: empty.
+    len: u8,
+    /// The parent, zero-padded.
+    key: [u8; CACHED_KEY_MAX],
+    person: bool,
+}
+
+impl Default for Parent {
+    fn default() -> Self {
+        Parent {
+            len: 0,
+            key: [0; CACHED_KEY_MAX],
+            person: false,
+        }
+    }
 }
 
 const SLOTS: usize = 512;
 const WAYS: usize = 4;
+const PARENTS: usize = 4;
 
-/// `b` (at most [`CACHED_KEY_MAX`] bytes; longer is cut) as little-endian words,
-/// zero-padded.
-fn words(b: &[u8]) -> [u64; WORDS] {
-    let mut buf = [0u8; CACHED_KEY_MAX];
-    let n = b.len().min(CACHED_KEY_MAX);
-    if let (Some(d), Some(s)) = (buf.get_mut(..n), b.get(..n)) {
-        d.copy_from_slice(s);
+/// The `k`-th little-endian word of `b`, zero-padded past its end.
+#[inline(always)]
+fn word_at(b: &[u8], k: usize) -> u64 {
+    match b.get(8 * k..8 * k + 8) {
+        Some(c) => u64::from_le_bytes(c.try_into().unwrap_or_default()),
+        None => tail_word(b.get(8 * k..).unwrap_or_default()),
     }
-    let mut out = [0u64; WORDS];
-    for (o, c) in out.iter_mut().zip(buf.chunks_exact(8)) {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(c);
-        *o = u64::from_le_bytes(a);
-    }
-    out
 }
 
-/// Mixes the words into `h` (FxHash's step; the set index takes the top bits, which
-/// depend on every input bit).
-fn mix(h: u64, w: &[u64; WORDS]) -> u64 {
-    let mut h = h;
-    for &x in w {
-        h = (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+/// The 0 to 7 bytes of `rest` as a little-endian word, zero-padded: two overlapping
+/// loads (of four bytes, or of one) instead of a loop; an overlapped byte is the same
+/// in both, so the `|` keeps it.
+#[inline]
+fn tail_word(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    let at = |i: usize| u64::from(rest.get(i).copied().unwrap_or(0));
+    if n >= 4 {
+        let four = |i: usize| {
+            let mut a = [0u8; 4];
+            if let Some(s) = rest.get(i..i + 4) {
+                a.copy_from_slice(s);
+            }
+            u64::from(u32::from_le_bytes(a))
+        };
+        four(0) | four(n - 4) << (8 * (n - 4))
+    } else if n > 0 {
+        at(0) | at(n / 2) << (8 * (n / 2)) | at(n - 1) << (8 * (n - 1))
+    } else {
+        0
+    }
+}
+
+/// FxHash's step over the words of `b` (at most [`CACHED_KEY_MAX`] bytes); the set
+/// index takes the top bits, which depend on every input bit.
+#[inline]
+fn hash(b: &[u8]) -> u64 {
+    let mut h = 0u64;
+    for k in 0..b.len().div_ceil(8).max(2) {
+        h = mix_step(h, word_at(b, k));
     }
     h
 }
 
-/// `a == b`, without a branch per word.
-fn same(a: &[u64; WORDS], b: &[u64; WORDS]) -> bool {
+/// One step of [`hash`].
+#[inline(always)]
+fn mix_step(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95)
+}
+
+/// The first slot of the set of hash `h`.
+#[inline(always)]
+fn set_of(h: u64) -> usize {
+    (h >> (64 - (SLOTS / WAYS).trailing_zeros())) as usize * WAYS
+}
+
+/// Whether `stored` (zero-padded) holds `b` (at most [`CACHED_KEY_MAX`] bytes) in its
+/// first bytes and zeros after, word by word, without a branch per word. With equal
+/// lengths, that is equality.
+#[inline]
+fn holds(stored: &[u8; CACHED_KEY_MAX], b: &[u8]) -> bool {
     let mut d = 0;
-    for (x, y) in a.iter().zip(b) {
-        d |= x ^ y;
+    for k in 0..b.len().div_ceil(8) {
+        d |= word_at(stored, k) ^ word_at(b, k);
     }
     d == 0
 }
 
-/// The first slot of a pair's set (it lives in one of the [`WAYS`] slots from there)
-/// and its words. `parent_len` as in [`Slot`].
-fn locate(key: &[u8], parent: &[u8], parent_len: u8) -> (usize, [u64; WORDS], [u64; WORDS]) {
-    let (kw, pw) = (words(key), words(parent));
-    let seed = (key.len() as u64) << 8 | u64::from(parent_len);
-    let h = mix(mix(seed, &pw), &kw);
-    let set = (h >> (64 - (SLOTS / WAYS).trailing_zeros())) as usize;
-    (set * WAYS, kw, pw)
+/// `b` (at most [`CACHED_KEY_MAX`] bytes), zero-padded.
+fn padded(b: &[u8]) -> [u8; CACHED_KEY_MAX] {
+    let mut out = [0u8; CACHED_KEY_MAX];
+    let n = b.len().min(CACHED_KEY_MAX);
+    if let (Some(d), Some(s)) = (out.get_mut(..n), b.get(..n)) {
+        d.copy_from_slice(s);
+    }
+    out
+}
+
+/// The first slot of a key's set (it lives in one of the [`WAYS`] slots from there).
+fn locate(key: &[u8]) -> usize {
+    set_of(hash(key))
 }
 
 impl KeyCache {
     /// [`classify`], memoised.
     pub fn get(&mut self, key: &[u8], parent: Option<&[u8]>) -> KeyCtx {
-        let p = parent.unwrap_or_default();
-        if key.len() > CACHED_KEY_MAX || p.len() > CACHED_KEY_MAX {
-            return classify(key, parent);
+        if key.is_empty() {
+            return KeyCtx::default();
         }
-        let parent_len = parent.map_or(0, |p| p.len() as u8 + 1);
+        KeyCtx {
+            person: parent.is_some_and(|p| self.person(p)),
+            ..self.key(key)
+        }
+    }
+
+    /// [`classify_key`], memoised.
+    #[inline]
+    fn key(&mut self, key: &[u8]) -> KeyCtx {
+        if key.len() > CACHED_KEY_MAX {
+            return classify_key(key);
+        }
         if self.slots.is_empty() {
             self.slots = vec![Slot::default(); SLOTS];
         }
-        let (first, kw, pw) = locate(key, p, parent_len);
+        let len = key.len() as u8 + 1;
+        if key.len() <= 16 {
+            // Most keys: two words, read once, hashed and compared in registers.
+            let (w0, w1) = (word_at(key, 0), word_at(key, 1));
+            let h = mix_step(mix_step(0, w0), w1);
+            let first = set_of(h);
+            if let Some(set) = self.slots.get(first..first + WAYS) {
+                for s in set {
+                    if s.len == len && word_at(&s.key, 0) == w0 && word_at(&s.key, 1) == w1 {
+                        return s.ctx;
+                    }
+                }
+            }
+        }
+        let first = locate(key);
         let Some(set) = self.slots.get_mut(first..first + WAYS) else {
-            return classify(key, parent);
+            return classify_key(key);
         };
         for s in set.iter() {
-            if s.used
-                && usize::from(s.len) == key.len()
-                && s.parent_len == parent_len
-                && same(&s.key, &kw)
-                && same(&s.parent, &pw)
-            {
+            if s.len == len && holds(&s.key, key) {
                 return s.ctx;
             }
         }
-        let ctx = classify(key, parent);
+        let ctx = classify_key(key);
         // An empty way, else round robin.
-        let way = match set.iter().position(|s| !s.used) {
+        let way = match set.iter().position(|s| s.len == 0) {
             Some(w) => w,
             None => {
                 self.clock = self.clock.wrapping_add(1);
@@ -1014,15 +1114,56 @@ impl KeyCache {
         };
         if let Some(slot) = set.get_mut(way) {
             *slot = Slot {
-                used: true,
-                len: key.len() as u8,
-                parent_len,
-                key: kw,
-                parent: pw,
+                len,
+                key: padded(key),
                 ctx,
             };
         }
         ctx
+    }
+
+    /// [`names_person`], memoised.
+    #[inline]
+    fn person(&mut self, p: &[u8]) -> bool {
+        if p.len() > CACHED_KEY_MAX {
+            return names_person(p);
+        }
+        let len = p.len() as u8 + 1;
+        let hit = if p.len() <= 16 {
+            // As for keys: two words in registers.
+            let (w0, w1) = (word_at(p, 0), word_at(p, 1));
+            self.parents
+                .iter()
+                .find(|e| e.len == len && word_at(&e.key, 0) == w0 && word_at(&e.key, 1) == w1)
+        } else {
+            self.parents
+                .iter()
+                .find(|e| e.len == len && holds(&e.key, p))
+        };
+        if let Some(e) = hit {
+            return e.person;
+        }
+        let person = names_person(p);
+        self.parent_clock = self.parent_clock.wrapping_add(1);
+        if let Some(e) = self.parents.get_mut(self.parent_clock % PARENTS) {
+            *e = Parent {
+                len,
+                key: padded(p),
+                person,
+            };
+        }
+        person
+    }
+
+    /// The cached classification of `key` (`None`: not in the cache), for tests.
+    #[cfg(test)]
+    fn cached(&self, key: &[u8]) -> Option<KeyCtx> {
+        let len = key.len() as u8 + 1;
+        self.slots
+            .get(locate(key)..locate(key) + WAYS)?
+            .iter()
+            .find(|s| s.len == len && holds(&s.key, key))
+            .map(|s| s.ctx)
     }
 }
 
@@ -1064,46 +1205,94 @@ mod cache_tests {
 
     #[test]
     fn zero_padding_never_merges_keys() {
-        // Slots hold zero-padded words: `""` and `"\0"` have the same words and differ
-        // in length only (and classify differently under a person parent).
-        assert_ne!(
-            classify(b"", Some(b"customer")),
-            classify(b"\0", Some(b"customer"))
-        );
-        // A parent under which both land in the same set, so one evicts or shadows the
-        // other unless the length is compared.
-        let p = (0..10_000)
-            .map(|i| format!("customer_{i}"))
-            .find(|p| {
-                let l = p.len() as u8 + 1;
-                locate(b"", p.as_bytes(), l).0 == locate(b"\0", p.as_bytes(), l).0
-            })
-            .unwrap();
-        assert_ne!(
-            classify(b"", Some(p.as_bytes())),
-            classify(b"\0", Some(p.as_bytes()))
-        );
+        // Slots hold zero-padded words and the hash leaves the length out: `ab`,
+        // `ab\0` and `ab\0\0` have the same words, so they share a set, and only the
+        // length tells their entries apart.
+        assert_eq!(locate(b"ab"), locate(b"ab\0"));
+        assert_eq!(locate(b"ab"), locate(b"ab\0\0"));
         let mut c = KeyCache::default();
-        for k in [&b""[..], b"\0", b"", b"\0", b"\0\0"] {
-            assert_eq!(
-                c.get(k, Some(p.as_bytes())),
-                classify(k, Some(p.as_bytes()))
-            );
-        }
-        let mut c = KeyCache::default();
-        for k in [&b""[..], b"\0", b"", b"\0\0", b"\0"] {
+        c.get(b"ab\0", None);
+        assert_eq!(c.cached(b"ab\0"), Some(classify(b"ab\0", None)));
+        assert_eq!(c.cached(b"ab"), None);
+        assert_eq!(c.cached(b"ab\0\0"), None);
+        c.get(b"ab", None);
+        assert_eq!(c.cached(b"ab"), Some(classify(b"ab", None)));
+        // The same for parents: `customer` names a person, `customer\0` too (NUL
+        // splits words), and the memo keeps them as two entries.
+        for k in [&b"\0"[..], b"", b"\0\0"] {
             for p in [Some(&b"customer"[..]), Some(b"customer\0"), None, Some(b"")] {
                 assert_eq!(c.get(k, p), classify(k, p), "{k:?} under {p:?}");
             }
         }
+        assert_eq!(word_at(b"abcdefghij", 0), u64::from_le_bytes(*b"abcdefgh"));
         assert_eq!(
-            words(b"abcdefghij")[..2],
-            [
-                u64::from_le_bytes(*b"abcdefgh"),
-                u64::from_le_bytes(*b"ij\0\0\0\0\0\0")
-            ]
+            word_at(b"abcdefghij", 1),
+            u64::from_le_bytes(*b"ij\0\0\0\0\0\0")
         );
-        assert_eq!(words(b"abcdefghij")[2..], [0, 0, 0]);
+        assert_eq!(word_at(b"abcdefghij", 2), 0);
+        for n in 0..8 {
+            let rest = &b"\x81bcdef\xff"[..n];
+            let mut want = [0u8; 8];
+            want[..n].copy_from_slice(rest);
+            assert_eq!(tail_word(rest), u64::from_le_bytes(want), "{n} bytes");
+        }
+        // A stored key holds exactly its own bytes.
+        let k = padded(b"user_name_x");
+        assert!(holds(&k, b"user_name_x"));
+        assert!(!holds(&k, b"user_name_y"));
+        assert!(!holds(&k, b"user_name"));
+        assert!(
+            holds(&k, b"user_nam"),
+            "a prefix of whole words: the lengths differ"
+        );
+    }
+
+    #[test]
+    fn parents_are_memoised_apart_from_keys() {
+        // More parents than the memo holds, in turns: every entry is evicted.
+        let parents = [
+            "customer", "product", "order", "contact", "user", "sku", "员工",
+        ];
+        let mut c = KeyCache::default();
+        for i in 0..200 {
+            let p = parents[(i * 3) % parents.len()].as_bytes();
+            for k in ["name", "mobile"] {
+                assert_eq!(
+                    c.get(k.as_bytes(), Some(p)),
+                    classify(k.as_bytes(), Some(p))
+                );
+            }
+        }
+        // A key's slot holds no parent: the same key under two parents is one entry.
+        assert!(c.get(b"name", Some(b"customer")).person);
+        assert!(!c.get(b"name", Some(b"product")).person);
+        assert_eq!(c.cached(b"name").map(|k| k.person), Some(false));
+    }
+
+    #[test]
+    fn two_word_keys_compare_both_words() {
+        // Two keys of 9 to 16 bytes in one set, equal in their first eight bytes: the
+        // second word alone tells them apart.
+        let (a, b) = (0..100_000)
+            .map(|i| {
+                (
+                    b"key_aaaa_0000000".to_vec(),
+                    format!("key_aaaa_{i:07}").into_bytes(),
+                )
+            })
+            .find(|(a, b)| a != b && locate(a) == locate(b))
+            .unwrap();
+        let mut c = KeyCache::default();
+        c.get(&a, None);
+        c.get(&b, None);
+        assert!(c.cached(&a).is_some() && c.cached(&b).is_some());
+        // Parents the same way: the first names a person, the second does not.
+        let (p, q) = (&b"customer_profile"[..], &b"customerproducts"[..]);
+        assert!(names_person(p) && !names_person(q));
+        for _ in 0..2 {
+            assert!(c.get(b"name", Some(p)).person);
+            assert!(!c.get(b"name", Some(q)).person);
+        }
     }
 
     #[test]
@@ -1133,9 +1322,11 @@ mod props {
                     prop::sample::select(vec![
                         "name", "phone", "mobile\0", "id", "user_id", "card_no", "email", "",
                         "a_rather_long_key_name_of_forty_bytes_xx", "手机号",
+                        "user_id_card", "address_verified", "address_verifies", "address_verified1",
                     ]),
                     prop::option::of(prop::sample::select(vec![
                         "customer", "product", "", "user", "contact\0", "orders",
+                        "customer_profile", "customerproducts", "customer_profiles",
                     ])),
                 ),
                 1..400,
@@ -1145,6 +1336,10 @@ mod props {
             for (k, p) in seq {
                 let p = p.map(str::as_bytes);
                 prop_assert_eq!(c.get(k.as_bytes(), p), classify(k.as_bytes(), p));
+                // What was just asked is held (for cacheable keys): the cache hits.
+                if !k.is_empty() && k.len() <= CACHED_KEY_MAX {
+                    prop_assert_eq!(c.cached(k.as_bytes()), Some(classify(k.as_bytes(), None)));
+                }
             }
         }
     }
