@@ -1,7 +1,7 @@
-//! The walker as it was before its single-pass rewrite (2026-11-30), kept unchanged as
-//! the oracle of the differential tests in `json.rs`: the rewrite must visit the same
-//! values with the same context and stop with the same outcome on every input.
-#![allow(clippy::indexing_slicing)]
+//! The walker as it was before its rewrite (2026-11-30), kept as the oracle of the
+//! differential tests in `json.rs` (only the visibility of its items changed): the
+//! rewrite must visit the same values with the same context and stop with the same
+//! outcome on every input.
 
 use super::{Kind, Outcome, Step, Value};
 
@@ -521,13 +521,13 @@ impl Walker {
     }
 }
 
-enum NumErr {
+pub(super) enum NumErr {
     Truncated,
     Invalid(usize),
 }
 
 /// Scans a JSON number starting at `i`; returns its end.
-fn number(b: &[u8], mut i: usize) -> Result<usize, NumErr> {
+pub(super) fn number(b: &[u8], mut i: usize) -> Result<usize, NumErr> {
     let digits = |b: &[u8], i: usize| {
         b.get(i..)
             .map_or(0, |s| s.iter().take_while(|c| c.is_ascii_digit()).count())

@@ -904,19 +904,21 @@ mod tests {
 }
 
 /// A small four-way set-associative cache of key classifications (keys repeat across
-/// the records of a body and across requests of an API): 512 slots of 56 bytes,
+/// the records of a body and across requests of an API): 512 slots of 52 bytes,
 /// allocated on first use, and a four-entry memo of parent keys. A slot holds the key
 /// itself (a hash only picks the set), so a hit is always the classification of the
 /// same key: a body cannot plant a classification for another key by colliding
 /// hashes. The parent key only decides [`KeyCtx::person`]; it changes once per object
 /// at most (every value of an object, and of each object of an array, has the same
-/// one), so it is looked up apart, in the memo, and the slots hold keys alone. Keys or
-/// parents longer than [`CACHED_KEY_MAX`] bytes bypass the cache and the memo.
+/// one), so it is looked up apart, in the memo, and the slots hold keys alone. A key
+/// longer than [`CACHED_KEY_MAX`] bytes bypasses the slots, a parent that long the
+/// memo.
 ///
 /// Keys are hashed and compared as little-endian 64-bit words, read in place, as many
 /// as the key needs, the last zero-padded (no copy, no byte loop, no `memcmp`); a slot
-/// keeps its key zero-padded to [`CACHED_KEY_MAX`] bytes. The hash leaves out the
-/// length, so keys that differ only in trailing NUL bytes share a set and the length
+/// keeps its key zero-padded to [`CACHED_KEY_MAX`] bytes. Keys of up to 16 bytes (most
+/// of them) take a path that holds their two words in registers. The hash leaves out
+/// the length, so `ab` and `ab\0` (the same words) share a set and the length
 /// comparison tells them apart (tested). Four ways keep three or four hot keys that
 /// share a set from evicting each other on every request (two ways did, for one
 /// unlucky set of the bench).
@@ -992,6 +994,7 @@ fn word_at(b: &[u8], k: usize) -> u64 {
 #[inline]
 fn tail_word(rest: &[u8]) -> u64 {
     let n = rest.len();
+    debug_assert!(n < 8, "a tail is shorter than a word");
     let at = |i: usize| u64::from(rest.get(i).copied().unwrap_or(0));
     if n >= 4 {
         let four = |i: usize| {
@@ -1018,6 +1021,12 @@ fn hash(b: &[u8]) -> u64 {
         h = mix_step(h, word_at(b, k));
     }
     h
+}
+
+/// [`hash`] of a key of at most 16 bytes, from its two words.
+#[inline(always)]
+fn hash_two(w0: u64, w1: u64) -> u64 {
+    mix_step(mix_step(0, w0), w1)
 }
 
 /// One step of [`hash`].
@@ -1081,29 +1090,31 @@ impl KeyCache {
             self.slots = vec![Slot::default(); SLOTS];
         }
         let len = key.len() as u8 + 1;
-        if key.len() <= 16 {
-            // Most keys: two words, read once, hashed and compared in registers.
+        let first = if key.len() <= 16 {
+            // Most keys: two words, read once, hashed and compared in registers (the
+            // hash is `hash`'s: it mixes at least two words, tested).
             let (w0, w1) = (word_at(key, 0), word_at(key, 1));
-            let h = mix_step(mix_step(0, w0), w1);
-            let first = set_of(h);
-            if let Some(set) = self.slots.get(first..first + WAYS) {
-                for s in set {
-                    if s.len == len && word_at(&s.key, 0) == w0 && word_at(&s.key, 1) == w1 {
-                        return s.ctx;
-                    }
-                }
-            }
-        }
-        let first = locate(key);
-        let Some(set) = self.slots.get_mut(first..first + WAYS) else {
-            return classify_key(key);
-        };
-        for s in set.iter() {
-            if s.len == len && holds(&s.key, key) {
+            let first = set_of(hash_two(w0, w1));
+            let set = self.slots.get(first..first + WAYS).unwrap_or_default();
+            if let Some(s) = set
+                .iter()
+                .find(|s| s.len == len && word_at(&s.key, 0) == w0 && word_at(&s.key, 1) == w1)
+            {
                 return s.ctx;
             }
-        }
+            first
+        } else {
+            let first = locate(key);
+            let set = self.slots.get(first..first + WAYS).unwrap_or_default();
+            if let Some(s) = set.iter().find(|s| s.len == len && holds(&s.key, key)) {
+                return s.ctx;
+            }
+            first
+        };
         let ctx = classify_key(key);
+        let Some(set) = self.slots.get_mut(first..first + WAYS) else {
+            return ctx;
+        };
         // An empty way, else round robin.
         let way = match set.iter().position(|s| s.len == 0) {
             Some(w) => w,
@@ -1174,7 +1185,7 @@ mod cache_tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
-    fn the_parent_is_part_of_the_entry() {
+    fn the_parent_decides_person() {
         let mut c = KeyCache::default();
         for _ in 0..3 {
             assert!(c.get(b"name", Some(b"customer")).person);
@@ -1296,6 +1307,19 @@ mod cache_tests {
     }
 
     #[test]
+    fn the_two_word_path_hashes_as_locate() {
+        // The fast path of keys up to 16 bytes must pick the set `locate` picks (where
+        // `cached` and longer keys look), at every length up to 16.
+        for n in 0..=16 {
+            for seed in 0..64u8 {
+                let k: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(31) ^ seed).collect();
+                let (w0, w1) = (word_at(&k, 0), word_at(&k, 1));
+                assert_eq!(set_of(hash_two(w0, w1)), locate(&k), "{k:?}");
+            }
+        }
+    }
+
+    #[test]
     fn long_keys_and_parents_bypass_the_cache() {
         let mut c = KeyCache::default();
         let long = [b'a'; CACHED_KEY_MAX + 1];
@@ -1313,6 +1337,28 @@ mod props {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Keys and parents of any length around the word sizes and the limit (0 to 45
+        /// bytes, NUL and non-ASCII bytes among them), asked in any order: every answer
+        /// is `classify`'s, and each cacheable key is held once asked.
+        #[test]
+        fn any_bytes_answer_as_classify(
+            pool in proptest::collection::vec(
+                proptest::collection::vec(prop::sample::select(b"ab_\0\xe6id".to_vec()), 0..46),
+                1..10,
+            ),
+            seq in proptest::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<bool>()), 1..200),
+        ) {
+            let mut c = KeyCache::default();
+            for (k, p, has_parent) in seq {
+                let (k, p) = (k.get(&pool), p.get(&pool));
+                let p = has_parent.then_some(p.as_slice());
+                prop_assert_eq!(c.get(k, p), classify(k, p));
+                if !k.is_empty() && k.len() <= CACHED_KEY_MAX {
+                    prop_assert_eq!(c.cached(k), Some(classify(k, None)));
+                }
+            }
+        }
+
         /// Whatever the sequence (few distinct pairs, so hits, misses and evictions all
         /// happen), every answer is `classify`'s.
         #[test]
