@@ -249,8 +249,9 @@ fn path_normalisation_tricks_never_reach_a_denied_path() {
     assert_healthy(&envoy);
 }
 
-/// Istio's `meshConfig.pathNormalization: DECODE_AND_MERGE_SLASHES` on the listener.
-fn template_with_envoy_normalisation() -> std::path::PathBuf {
+/// Istio's `meshConfig.pathNormalization: DECODE_AND_MERGE_SLASHES` on the listener, in
+/// a temporary file that is removed when dropped.
+fn template_with_envoy_normalisation() -> tempfile::TempPath {
     let base = std::fs::read_to_string(paths::root().join("envoy/meshward.yaml")).unwrap();
     let patched = base.replacen(
         "codec_type: AUTO",
@@ -258,11 +259,13 @@ fn template_with_envoy_normalisation() -> std::path::PathBuf {
         1,
     );
     assert_ne!(base, patched);
-    let dir = std::env::temp_dir().join(format!("meshward-bypass-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("meshward-normalising.yaml");
-    std::fs::write(&p, patched).unwrap();
-    p
+    let mut f = tempfile::Builder::new()
+        .prefix("meshward-normalising-")
+        .suffix(".yaml")
+        .tempfile()
+        .unwrap();
+    std::io::Write::write_all(&mut f, patched.as_bytes()).unwrap();
+    f.into_temp_path()
 }
 
 #[test]
@@ -301,12 +304,8 @@ fn case_and_encoded_slash_are_known_limits_with_mitigations() {
 
     // Mitigation for %2F: Envoy's path normalisation with escaped slashes unescaped
     // (Istio `pathNormalization: DECODE_AND_MERGE_SLASHES`) runs before meshward.
-    let envoy = start_with(
-        config(),
-        up.port,
-        &sink,
-        Some(template_with_envoy_normalisation()),
-    );
+    let normalising = template_with_envoy_normalisation();
+    let envoy = start_with(config(), up.port, &sink, Some(normalising.to_path_buf()));
     for path in [
         "/admin%2fusers",
         "/admin%2Fusers",

@@ -133,19 +133,22 @@ fn config(format: &str) -> serde_json::Value {
     })
 }
 
-/// `envoy/meshward.yaml` with another `MESHWARD_HASH_KEY`.
-fn template_with_hash_key(key: &str) -> std::path::PathBuf {
+/// `envoy/meshward.yaml` with another `MESHWARD_HASH_KEY`, in a temporary file that is
+/// removed when dropped.
+fn template_with_hash_key(key: &str) -> tempfile::TempPath {
     let base = std::fs::read_to_string(paths::root().join("envoy/meshward.yaml")).unwrap();
     let patched = base.replace(
         r#"MESHWARD_HASH_KEY: "local-test-hash-key""#,
         &format!(r#"MESHWARD_HASH_KEY: "{key}""#),
     );
     assert_ne!(base, patched);
-    let dir = std::env::temp_dir().join(format!("meshward-leaks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("meshward-second-key.yaml");
-    std::fs::write(&p, patched).unwrap();
-    p
+    let mut f = tempfile::Builder::new()
+        .prefix("meshward-second-key-")
+        .suffix(".yaml")
+        .tempfile()
+        .unwrap();
+    std::io::Write::write_all(&mut f, patched.as_bytes()).unwrap();
+    f.into_temp_path()
 }
 
 /// The traffic mix; returns the request ids that must be recorded.
@@ -316,7 +319,8 @@ fn no_sensitive_value_in_records_stats_or_logs_and_hashes_are_keyed() {
     let up = upstream();
     let ndjson = run("ndjson", None, &up);
     scan("ndjson", &ndjson);
-    let otlp = run("otlp", Some(template_with_hash_key(SECOND_KEY)), &up);
+    let second_key = template_with_hash_key(SECOND_KEY);
+    let otlp = run("otlp", Some(second_key.to_path_buf()), &up);
     scan("otlp", &otlp);
 
     // value_hashes: `type:12 hex` of HMAC-SHA256 under the VM's MESHWARD_HASH_KEY.

@@ -107,12 +107,29 @@ fn accepts_every_shipped_example_and_warns_on_risky_choices() {
     );
 }
 
-fn tempdir() -> std::path::PathBuf {
+/// A scratch directory of this test's thread, removed when dropped (each run left one
+/// per test in the system's temp dir).
+struct TempDir(std::path::PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> TempDir {
     let d = std::env::temp_dir().join(format!(
         "meshward-cli-{}-{:?}",
         std::process::id(),
         std::thread::current().id()
     ));
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
 }
