@@ -139,15 +139,31 @@ pub mod swar {
             & HIGH
     }
 
-    /// Up to eight bytes as a little-endian word, zero-padded.
+    /// Up to eight bytes as a little-endian word, zero-padded. Fewer than eight are
+    /// read by two overlapping loads (of four bytes, or of one) instead of a copy (a
+    /// `memory.copy` call in Wasm); an overlapped byte is the same in both, so the `|`
+    /// keeps it.
     #[inline]
     pub fn word(b: &[u8]) -> u64 {
-        let mut w = [0u8; 8];
-        let n = b.len().min(8);
-        if let (Some(d), Some(s)) = (w.get_mut(..n), b.get(..n)) {
-            d.copy_from_slice(s);
+        if let Some(w) = b.get(..8) {
+            return u64::from_le_bytes(w.try_into().unwrap_or_default());
         }
-        u64::from_le_bytes(w)
+        let n = b.len();
+        let at = |i: usize| u64::from(b.get(i).copied().unwrap_or(0));
+        if n >= 4 {
+            let four = |i: usize| {
+                let mut a = [0u8; 4];
+                if let Some(s) = b.get(i..i + 4) {
+                    a.copy_from_slice(s);
+                }
+                u64::from(u32::from_le_bytes(a))
+            };
+            four(0) | four(n - 4) << (8 * (n - 4))
+        } else if n > 0 {
+            at(0) | at(n / 2) << (8 * (n / 2)) | at(n - 1) << (8 * (n - 1))
+        } else {
+            0
+        }
     }
 
     /// Whether `test` marks a byte of `hay`, eight bytes at a time; the padding of the

@@ -982,34 +982,7 @@ const PARENTS: usize = 4;
 /// The `k`-th little-endian word of `b`, zero-padded past its end.
 #[inline(always)]
 fn word_at(b: &[u8], k: usize) -> u64 {
-    match b.get(8 * k..8 * k + 8) {
-        Some(c) => u64::from_le_bytes(c.try_into().unwrap_or_default()),
-        None => tail_word(b.get(8 * k..).unwrap_or_default()),
-    }
-}
-
-/// The 0 to 7 bytes of `rest` as a little-endian word, zero-padded: two overlapping
-/// loads (of four bytes, or of one) instead of a loop; an overlapped byte is the same
-/// in both, so the `|` keeps it.
-#[inline]
-fn tail_word(rest: &[u8]) -> u64 {
-    let n = rest.len();
-    debug_assert!(n < 8, "a tail is shorter than a word");
-    let at = |i: usize| u64::from(rest.get(i).copied().unwrap_or(0));
-    if n >= 4 {
-        let four = |i: usize| {
-            let mut a = [0u8; 4];
-            if let Some(s) = rest.get(i..i + 4) {
-                a.copy_from_slice(s);
-            }
-            u64::from(u32::from_le_bytes(a))
-        };
-        four(0) | four(n - 4) << (8 * (n - 4))
-    } else if n > 0 {
-        at(0) | at(n / 2) << (8 * (n / 2)) | at(n - 1) << (8 * (n - 1))
-    } else {
-        0
-    }
+    crate::text::swar::word(b.get(8 * k..).unwrap_or_default())
 }
 
 /// FxHash's step over the words of `b` (at most [`CACHED_KEY_MAX`] bytes); the set
@@ -1241,11 +1214,15 @@ mod cache_tests {
             u64::from_le_bytes(*b"ij\0\0\0\0\0\0")
         );
         assert_eq!(word_at(b"abcdefghij", 2), 0);
-        for n in 0..8 {
-            let rest = &b"\x81bcdef\xff"[..n];
+        for n in 0..=8 {
+            let rest = &b"\x81bcdef\xff\x01"[..n];
             let mut want = [0u8; 8];
             want[..n].copy_from_slice(rest);
-            assert_eq!(tail_word(rest), u64::from_le_bytes(want), "{n} bytes");
+            assert_eq!(
+                crate::text::swar::word(rest),
+                u64::from_le_bytes(want),
+                "{n} bytes"
+            );
         }
         // A stored key holds exactly its own bytes.
         let k = padded(b"user_name_x");
