@@ -1231,8 +1231,29 @@ impl Exchange {
         }
         let kind = self.request_content?;
         let today = Date::from_unix_ms(self.ts);
+        let detect = rt.policy.detection.in_body && !rt.detector.enabled().is_empty();
+        // Injection families found in the body's values.
+        let mut found = FamilySet::EMPTY;
         rt.with_hits(|hits| {
             match kind {
+                ContentKind::Json if detect => {
+                    // One walk classifies and hands every string value to the detectors.
+                    let outcome = rt.classifier.scan_json_and_strings(body, today, hits, |t| {
+                        found = found.union(rt.detector.inspect(t, Place::Body));
+                    });
+                    if invalid_json(outcome, truncated) {
+                        host.incr(rt.layout.invalid(Message::Request), 1);
+                    }
+                    // What the walker could not parse (a syntax error, nesting over the
+                    // limit) may still be read by a laxer parser upstream: it is
+                    // inspected as text.
+                    if let crate::json::Outcome::Invalid { at }
+                    | crate::json::Outcome::TooDeep { at } = outcome
+                    {
+                        let tail = body.get(at..).unwrap_or_default();
+                        found = found.union(rt.detector.inspect(tail, Place::Body));
+                    }
+                }
                 ContentKind::Json => {
                     let outcome = rt.classifier.scan_json(body, today, hits);
                     if invalid_json(outcome, truncated) {
@@ -1258,30 +1279,10 @@ impl Exchange {
                 self.operation = Some(names.join(", "));
             }
         }
-        if rt.policy.detection.in_body && !rt.detector.enabled().is_empty() {
-            let mut found = FamilySet::EMPTY;
+        if detect {
             match kind {
-                ContentKind::Json => {
-                    // The VM's walker (default depth): its buffers are reused.
-                    // Every string value (the body is at most `max_body_bytes`).
-                    rt.with_hits(|h| {
-                        let outcome = h.scratch.walker.walk(body, |v| {
-                            if v.kind == crate::json::Kind::String {
-                                found = found.union(rt.detector.inspect(v.text, Place::Body));
-                            }
-                            crate::json::Step::Continue
-                        });
-                        // What the walker could not parse (a syntax error, nesting over
-                        // the limit) may still be read by a laxer parser upstream: it is
-                        // inspected as text.
-                        if let crate::json::Outcome::Invalid { at }
-                        | crate::json::Outcome::TooDeep { at } = outcome
-                        {
-                            let tail = body.get(at..).unwrap_or_default();
-                            found = found.union(rt.detector.inspect(tail, Place::Body));
-                        }
-                    });
-                }
+                // Inspected with the classification walk above.
+                ContentKind::Json => {}
                 ContentKind::Form => {
                     for (_, v) in crate::text::form_pairs(body) {
                         found = found.union(rt.detector.inspect(v, Place::Body));

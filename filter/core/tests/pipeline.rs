@@ -470,6 +470,33 @@ fn oversize_block_refuses_what_cannot_be_inspected_whole() {
 }
 
 #[test]
+fn injections_under_ignored_keys_are_still_blocked() {
+    // `ignore_keys` exempts a subtree from classification, not from the detectors:
+    // the request body is walked once without it, twice with it.
+    let hs = h(&[("content-type", "application/json")]);
+    let mut r = req("POST", "/notes", &hs);
+    r.end_of_stream = false;
+    let body = br#"{"m":"13812345678","payload":{"q":"1' OR '1'='1"}}"#;
+    for ignore in [json!([]), json!(["payload"])] {
+        let rt = rt(json!({"mode": "enforce", "sensitive": {"ignore_keys": ignore}}));
+        let host = MemHost::default();
+        let (ex, _) = Exchange::start(&rt, &host, &r);
+        let a = ex
+            .unwrap()
+            .request_body(&rt, &host, body, false)
+            .unwrap_or_else(|| panic!("not blocked with ignore_keys {ignore}"));
+        assert_eq!(a.status, 403, "ignore_keys {ignore}");
+        let (ex, _) = Exchange::start(&rt, &host, &r);
+        assert!(
+            ex.unwrap()
+                .request_body(&rt, &host, br#"{"payload":{"q":"plain words"}}"#, false)
+                .is_none(),
+            "ignore_keys {ignore}"
+        );
+    }
+}
+
+#[test]
 fn bodies_that_are_not_valid_json_are_masked_and_inspected_as_text() {
     use meshward_core::stats::Message;
     // Response: masking needs the JSON walk; an invalid body is masked as text rather

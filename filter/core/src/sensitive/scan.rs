@@ -266,7 +266,10 @@ impl Classifier {
         if key.is_some_and(|k| self.ignored(k)) {
             return;
         }
-        let kc = key.map(|k| classify(k, None)).unwrap_or_default();
+        // Header names repeat on every request: the key cache holds them.
+        let kc = key
+            .map(|k| hits.scratch.keys.get(k, None))
+            .unwrap_or_default();
         if self.matches_nothing(&kc, value) {
             return;
         }
@@ -291,7 +294,46 @@ impl Classifier {
         body: &[u8],
         today: Date,
         hits: &mut Hits,
+        on_match: impl FnMut(Found<'_>),
+    ) -> Outcome {
+        self.scan_json_visiting(body, today, hits, on_match, |_| {})
+    }
+
+    /// [`Classifier::scan_json`] that also hands every string value (unescaped, in
+    /// order, `ignore_keys` subtrees included) to `on_string`: the injection detectors'
+    /// input, so that one walk of a request body serves both. With `ignore_keys` set,
+    /// the classification walk skips their subtrees, so a second walk hands out the
+    /// strings. The outcome is the walk's (skipping changes what is visited, not how
+    /// far the body is valid).
+    pub fn scan_json_and_strings(
+        &self,
+        body: &[u8],
+        today: Date,
+        hits: &mut Hits,
+        mut on_string: impl FnMut(&[u8]),
+    ) -> Outcome {
+        if self.ignore_keys.is_empty() {
+            return self.scan_json_visiting(body, today, hits, |_| {}, on_string);
+        }
+        let outcome = self.scan_json(body, today, hits);
+        hits.scratch.walker.walk(body, |v| {
+            if v.kind == Kind::String {
+                on_string(v.text);
+            }
+            Step::Continue
+        });
+        outcome
+    }
+
+    /// The walk of [`Classifier::scan_json_with`]; `on_string` sees every string value
+    /// the walk visits (not those under an ignored key).
+    fn scan_json_visiting(
+        &self,
+        body: &[u8],
+        today: Date,
+        hits: &mut Hits,
         mut on_match: impl FnMut(Found<'_>),
+        mut on_string: impl FnMut(&[u8]),
     ) -> Outcome {
         let outcome = hits.with_split(|counts, s| {
             let Scratch {
@@ -311,7 +353,11 @@ impl Classifier {
                     };
                 }
                 let src = match val.kind {
-                    Kind::String | Kind::Key => Src::Text,
+                    Kind::String => {
+                        on_string(val.text);
+                        Src::Text
+                    }
+                    Kind::Key => Src::Text,
                     Kind::Number => Src::Number,
                     _ => return Step::Continue,
                 };
@@ -2198,6 +2244,65 @@ mod tests {
         let out = c.scan_json(b"mobile=13812345678", today(), &mut hits);
         assert!(matches!(out, Outcome::Invalid { .. }));
         assert_eq!(hits.count(1), 1);
+    }
+
+    /// One walk for classification and the detectors' strings gives what the two
+    /// walks gave: the same counts and outcome as `scan_json`, and every string value
+    /// of the body in order, those under ignored keys included.
+    #[test]
+    fn one_walk_classifies_and_hands_out_every_string() {
+        let ignoring = crate::config::load_value(serde_json::json!({
+            "sensitive": {"ignore_keys": ["secret"]}
+        }))
+        .unwrap();
+        let bodies: [&[u8]; 8] = [
+            br#"{"m":"13812345678","secret":{"q":"1' OR '1'='1","m":"13912345678"},"e":"a\u0040b.cn"}"#,
+            br#"[{"secret":"x@example.com"},"13812345678",["a\"b",{"k":"v"}]]"#,
+            br#"{"a":1,,"q":"13812345678"}"#,
+            br#"{"m":"13812345678","secret":"cut"#,
+            br#"{"secret":[[["13812345678"]]],"n":13812345678}"#,
+            br#""13812345678""#,
+            b"not json 13812345678",
+            b"",
+        ];
+        let deep = format!(
+            "{{\"q\":{}\"13812345678\"{}}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        for c in [classifier(), Classifier::new(&ignoring.policy.sensitive)] {
+            for body in bodies.iter().copied().chain([deep.as_bytes()]) {
+                let mut want = Hits::new();
+                let want_outcome = c.scan_json(body, today(), &mut want);
+                let mut want_strings = Vec::new();
+                let _ = Walker::default().walk(body, |v| {
+                    if v.kind == Kind::String {
+                        want_strings.push(v.text.to_vec());
+                    }
+                    Step::Continue
+                });
+                let mut got = Hits::new();
+                let mut strings = Vec::new();
+                let outcome =
+                    c.scan_json_and_strings(body, today(), &mut got, |t| strings.push(t.to_vec()));
+                let name = String::from_utf8_lossy(body);
+                assert_eq!(outcome, want_outcome, "{name}");
+                assert_eq!(got.counts(), want.counts(), "{name}");
+                assert_eq!(got.total(), want.total(), "{name}");
+                assert_eq!(strings, want_strings, "{name}");
+            }
+        }
+        // The ignored subtree is not classified, yet its strings are handed out.
+        let c = Classifier::new(&ignoring.policy.sensitive);
+        let mut hits = Hits::new();
+        let mut strings = Vec::new();
+        c.scan_json_and_strings(bodies[0], today(), &mut hits, |t| strings.push(t.to_vec()));
+        assert_eq!(
+            hits.total(),
+            2,
+            "the mobile and the e-mail outside `secret`"
+        );
+        assert!(strings.contains(&b"1' OR '1'='1".to_vec()));
     }
 
     #[test]
