@@ -511,18 +511,18 @@ impl Classifier {
     }
 
     /// True when `value` under a key of context `kc` can match no type, known without
-    /// the token pass: short ASCII words and numbers (path segments, ids, enums, counts)
+    /// the token pass: short ASCII words and numbers (at most 8 letters and digits:
+    /// [`crate::text::is_short_alnum`]; path segments, ids, enums, counts)
     /// match no built-in type but the key-based ones (`whole`): the shortest other
     /// pattern is 9 characters (`us_ssn`), and every type under 9 needs a key, a
     /// separator or a non-ASCII character. Custom types may match anything, so they
     /// never skip. (`short_plain_values_match_nothing` checks this against the full
     /// pass.)
     fn matches_nothing(&self, kc: &KeyCtx, value: &[u8]) -> bool {
-        value.len() <= SHORT_PLAIN
-            && kc.pos & WHOLE == 0
+        kc.pos & WHOLE == 0
             && !kc.name_weak
             && self.custom.is_empty()
-            && value.iter().all(u8::is_ascii_alphanumeric)
+            && crate::text::is_short_alnum(value)
     }
 
     /// [`Classifier::detect`] without the short-value shortcut.
@@ -701,10 +701,6 @@ fn keyed_pairs(t: &[u8], mut f: impl FnMut(&[u8], usize, usize)) {
         i = ke;
     }
 }
-
-/// Longest value that [`Classifier::detect`] skips when it is ASCII letters and digits
-/// only and no key-based type applies, in bytes.
-const SHORT_PLAIN: usize = 8;
 
 /// Types decided by the key on the whole value.
 const WHOLE: u32 = B::Password.bit()
