@@ -601,14 +601,22 @@ impl Classifier {
 
 /// Keys are scanned only when they could hold a value (digits, `@`, non-ASCII): plain
 /// identifiers never match a type without a key of their own.
+#[inline]
 pub(crate) fn worth_scanning_key(k: &[u8]) -> bool {
     // Eight bytes at a time: every JSON key of a body passes here.
-    use crate::text::swar::{between, zero_bytes, HIGH, ONES};
-    crate::text::swar::any(k, |x| {
+    use crate::text::swar::{between, word, zero_bytes, HIGH, ONES};
+    let test = |x: u64| {
         let digit = between(x & !HIGH, x, b'0' - 1, b'9' + 1);
         let at = zero_bytes(x ^ (ONES * u64::from(b'@')));
         digit | at | (x & HIGH)
-    })
+    };
+    if k.len() <= 16 {
+        // Most keys: two zero-padded words, no loop. A zero byte marks nothing, so
+        // the padding needs no mask.
+        let (a, b) = k.split_at(k.len().min(8));
+        return test(word(a)) | test(word(b)) != 0;
+    }
+    crate::text::swar::any(k, test)
 }
 
 fn report(
