@@ -8,7 +8,6 @@
 
 use super::record::{Meta, Record, Severity};
 use crate::config::raw::EventFormat;
-use std::io::Write as _;
 
 /// Encodes one record as it appears in a batch, in `format` (tests and benchmarks; the
 /// filter appends compact entries to its queue's buffer with [`entry_into`]).
@@ -118,30 +117,60 @@ struct CompactMeta<'a> {
 }
 
 /// Appends `json` (serde_json output: valid UTF-8, control characters already escaped)
-/// as the inside of a JSON string: only `"` and `\\` need escaping. `false` (`out` then
-/// ends with part of it) for a control character, which serde_json never writes raw.
-fn escape_json_text(mut json: &[u8], out: &mut Vec<u8>) -> bool {
-    while let Some(p) = json
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-    {
-        let b = json[p];
+/// as the inside of a JSON string: only `"` and `\\` need escaping. `false` (`out` as it
+/// was) for a control character, which serde_json never writes raw.
+///
+/// Byte by byte into room made once (counted first, so a batch's buffer grows by what
+/// is written, never more): a record has a `"` every few bytes, and copying the runs
+/// between them was a `memory.copy` call (into the host's C++) per run in Wasm.
+fn escape_json_text(json: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut escapes = 0;
+    for &b in json {
         if b < 0x20 {
             return false;
         }
-        out.extend_from_slice(&json[..p]);
-        out.push(b'\\');
-        out.push(b);
-        json = &json[p + 1..];
+        escapes += usize::from(b == b'"' || b == b'\\');
     }
-    out.extend_from_slice(json);
+    let start = out.len();
+    out.resize(start + json.len() + escapes, 0);
+    let Some(room) = out.get_mut(start..) else {
+        return false;
+    };
+    let mut n = 0;
+    for &b in json {
+        if b == b'"' || b == b'\\' {
+            if let Some(r) = room.get_mut(n) {
+                *r = b'\\';
+            }
+            n += 1;
+        }
+        if let Some(r) = room.get_mut(n) {
+            *r = b;
+        }
+        n += 1;
+    }
     true
+}
+
+/// Appends `v` as a JSON string, quotes included, byte for byte as serde_json writes
+/// it: as it is when nothing in it needs escaping (the usual attribute: a kind, an
+/// action, a method, a template), else through serde_json.
+fn json_str(v: &str, out: &mut Vec<u8>) {
+    if v.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(v.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, v).is_err() {
+        // A `&str` always serialises; the fallback keeps the JSON valid regardless.
+        out.extend_from_slice(b"\"\"");
+    }
 }
 
 /// Appends the OTLP `logRecord` (JSON mapping of `opentelemetry.proto.logs.v1.LogRecord`)
 /// of a compact entry: the record JSON is the string `body`, escaped in one pass over
 /// it. Returns `false` (`out` as it was) for bytes that are not a compact entry: a
 /// damaged header, or a record that is not UTF-8 text without control characters.
+/// Written piece by piece (no `format!` machinery: this runs for every record).
 fn expand_otlp(entry: &[u8], out: &mut Vec<u8>) -> bool {
     let Some((m, json)) = parse_compact(entry) else {
         return false;
@@ -150,14 +179,17 @@ fn expand_otlp(entry: &[u8], out: &mut Vec<u8>) -> bool {
         return false;
     }
     let mark = out.len();
-    let nanos = m.ts.saturating_mul(1_000_000);
-    let _ = write!(
-        out,
-        "{{\"timeUnixNano\":\"{nanos}\",\"observedTimeUnixNano\":\"{nanos}\",\"severityNumber\":{},\"severityText\":\"{}\"",
-        m.severity.number(),
-        m.severity.text()
-    );
-    out.extend_from_slice(b",\"body\":{\"stringValue\":\"");
+    let mut num = itoa::Buffer::new();
+    let nanos = num.format(m.ts.saturating_mul(1_000_000)).as_bytes();
+    out.extend_from_slice(b"{\"timeUnixNano\":\"");
+    out.extend_from_slice(nanos);
+    out.extend_from_slice(b"\",\"observedTimeUnixNano\":\"");
+    out.extend_from_slice(nanos);
+    out.extend_from_slice(b"\",\"severityNumber\":");
+    out.extend_from_slice(itoa::Buffer::new().format(m.severity.number()).as_bytes());
+    out.extend_from_slice(b",\"severityText\":\"");
+    out.extend_from_slice(m.severity.text().as_bytes());
+    out.extend_from_slice(b"\",\"body\":{\"stringValue\":\"");
     if !escape_json_text(json, out) {
         out.truncate(mark);
         return false;
@@ -167,11 +199,10 @@ fn expand_otlp(entry: &[u8], out: &mut Vec<u8>) -> bool {
         if out.last() == Some(&b'}') {
             out.push(b',');
         }
-        let _ = write!(out, "{{\"key\":\"{key}\",\"value\":{{\"stringValue\":");
-        // A `&str` always serialises; the fallback keeps the JSON valid regardless.
-        if serde_json::to_writer(&mut *out, v).is_err() {
-            out.extend_from_slice(b"\"\"");
-        }
+        out.extend_from_slice(b"{\"key\":\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\",\"value\":{\"stringValue\":");
+        json_str(v, out);
         out.extend_from_slice(b"}}");
     };
     attr(out, "meshward.kind", m.kind);
@@ -185,10 +216,11 @@ fn expand_otlp(entry: &[u8], out: &mut Vec<u8>) -> bool {
         attr(out, "url.template", t);
     }
     if let Some(st) = m.status {
-        let _ = write!(
-            out,
-            ",{{\"key\":\"http.response.status_code\",\"value\":{{\"intValue\":\"{st}\"}}}}"
+        out.extend_from_slice(
+            b",{\"key\":\"http.response.status_code\",\"value\":{\"intValue\":\"",
         );
+        out.extend_from_slice(itoa::Buffer::new().format(st).as_bytes());
+        out.extend_from_slice(b"\"}}");
     }
     out.extend_from_slice(b"]}");
     true
@@ -671,6 +703,29 @@ mod props {
             prop_assert_eq!(attr("http.response.status_code"), c.status.to_string());
             let nanos = ts.saturating_mul(1_000_000).to_string();
             prop_assert_eq!(rec["timeUnixNano"].as_str(), Some(nanos.as_str()));
+        }
+
+        /// The record JSON is escaped as serde_json escapes a string, and a string
+        /// attribute is written as serde_json writes it, byte for byte; raw control
+        /// characters are refused and leave `out` as it was.
+        #[test]
+        fn escaping_is_serde_jsons(v in "(\\PC|[\"\\\\\u{1}\n\u{7f}é])*", raw in any::<bool>()) {
+            let json = serde_json::to_string(&v).unwrap();
+            let mut out = b"before".to_vec();
+            prop_assert!(escape_json_text(json.as_bytes(), &mut out));
+            let want = serde_json::to_string(&json).unwrap();
+            prop_assert_eq!(&out[6..], want[1..want.len() - 1].as_bytes());
+            let mut out = Vec::new();
+            json_str(&v, &mut out);
+            prop_assert_eq!(out, json.as_bytes());
+            if raw && !v.is_empty() {
+                let mut cut = v.clone().into_bytes();
+                let at = cut.len() / 2;
+                cut.insert(at, b'\n');
+                let mut out = b"before".to_vec();
+                prop_assert!(!escape_json_text(&cut, &mut out));
+                prop_assert_eq!(out, b"before");
+            }
         }
     }
 }
