@@ -208,23 +208,6 @@ pub fn is_uuid(b: &[u8]) -> bool {
         .all(|x| hex_bytes(x) == swar::HIGH)
 }
 
-/// Whether `b` is at most eight bytes, all ASCII letters and digits (an empty `b` is):
-/// one word tested at once, for the short values every body is full of.
-#[inline]
-pub fn is_short_alnum(b: &[u8]) -> bool {
-    use swar::{between, HIGH, ONES};
-    if b.len() > 8 {
-        return false;
-    }
-    let x = swar::word(b);
-    let low = x & !HIGH;
-    let digit = between(low, x, b'0' - 1, b'9' + 1);
-    let letter = between(low | (ONES * 0x20), x, b'a' - 1, b'z' + 1);
-    // The bytes that are there: the lowest `b.len()` (the padding is never alnum).
-    let present = HIGH.checked_shr(8 * (8 - b.len() as u32)).unwrap_or(0);
-    (digit | letter) & present == present
-}
-
 /// The bytes of `x` that are ASCII hexadecimal digits (either case), as high bits.
 fn hex_bytes(x: u64) -> u64 {
     use swar::{between, HIGH, ONES};
@@ -262,14 +245,6 @@ mod props {
                     _ => c.is_ascii_hexdigit(),
                 });
             prop_assert_eq!(is_uuid(&v), want, "{:?}", v);
-        }
-
-        #[test]
-        fn short_alnum_is_the_byte_test(
-            v in proptest::collection::vec(prop::sample::select(vec![0u8, b'0', b'9', b'a', b'z', b'A', b'Z', b'@', b'[', b'`', b'{', b'/', b':', b'_', 0x80, 0xc1, 0xda, 0xff]), 0..12),
-        ) {
-            let want = v.len() <= 8 && v.iter().all(u8::is_ascii_alphanumeric);
-            prop_assert_eq!(is_short_alnum(&v), want, "{:?}", v);
         }
 
         #[test]

@@ -511,18 +511,18 @@ impl Classifier {
     }
 
     /// True when `value` under a key of context `kc` can match no type, known without
-    /// the token pass: short ASCII words and numbers (at most 8 letters and digits:
-    /// [`crate::text::is_short_alnum`]; path segments, ids, enums, counts)
+    /// the token pass: short ASCII words and numbers (path segments, ids, enums, counts)
     /// match no built-in type but the key-based ones (`whole`): the shortest other
     /// pattern is 9 characters (`us_ssn`), and every type under 9 needs a key, a
     /// separator or a non-ASCII character. Custom types may match anything, so they
     /// never skip. (`short_plain_values_match_nothing` checks this against the full
     /// pass.)
     fn matches_nothing(&self, kc: &KeyCtx, value: &[u8]) -> bool {
-        kc.pos & WHOLE == 0
+        value.len() <= SHORT_PLAIN
+            && kc.pos & WHOLE == 0
             && !kc.name_weak
             && self.custom.is_empty()
-            && crate::text::is_short_alnum(value)
+            && value.iter().all(u8::is_ascii_alphanumeric)
     }
 
     /// [`Classifier::detect`] without the short-value shortcut.
@@ -601,22 +601,14 @@ impl Classifier {
 
 /// Keys are scanned only when they could hold a value (digits, `@`, non-ASCII): plain
 /// identifiers never match a type without a key of their own.
-#[inline]
 pub(crate) fn worth_scanning_key(k: &[u8]) -> bool {
     // Eight bytes at a time: every JSON key of a body passes here.
-    use crate::text::swar::{between, word, zero_bytes, HIGH, ONES};
-    let test = |x: u64| {
+    use crate::text::swar::{between, zero_bytes, HIGH, ONES};
+    crate::text::swar::any(k, |x| {
         let digit = between(x & !HIGH, x, b'0' - 1, b'9' + 1);
         let at = zero_bytes(x ^ (ONES * u64::from(b'@')));
         digit | at | (x & HIGH)
-    };
-    if k.len() <= 16 {
-        // Most keys: two zero-padded words, no loop. A zero byte marks nothing, so
-        // the padding needs no mask.
-        let (a, b) = k.split_at(k.len().min(8));
-        return test(word(a)) | test(word(b)) != 0;
-    }
-    crate::text::swar::any(k, test)
+    })
 }
 
 fn report(
@@ -709,6 +701,10 @@ fn keyed_pairs(t: &[u8], mut f: impl FnMut(&[u8], usize, usize)) {
         i = ke;
     }
 }
+
+/// Longest value that [`Classifier::detect`] skips when it is ASCII letters and digits
+/// only and no key-based type applies, in bytes.
+const SHORT_PLAIN: usize = 8;
 
 /// Types decided by the key on the whole value.
 const WHOLE: u32 = B::Password.bit()
