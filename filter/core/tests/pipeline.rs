@@ -472,28 +472,68 @@ fn oversize_block_refuses_what_cannot_be_inspected_whole() {
 #[test]
 fn injections_under_ignored_keys_are_still_blocked() {
     // `ignore_keys` exempts a subtree from classification, not from the detectors:
-    // the request body is walked once without it, twice with it.
+    // the request body is walked once without it, twice with it. Either way, what
+    // the walker cannot parse (nesting too deep, a syntax error) is inspected as text.
+    use meshward_core::stats::Message;
     let hs = h(&[("content-type", "application/json")]);
     let mut r = req("POST", "/notes", &hs);
     r.end_of_stream = false;
-    let body = br#"{"m":"13812345678","payload":{"q":"1' OR '1'='1"}}"#;
+    let deep = format!(
+        r#"{{"payload":{}"1' OR '1'='1"{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    let blocked: [&[u8]; 3] = [
+        br#"{"m":"13812345678","payload":{"q":"1' OR '1'='1"}}"#,
+        deep.as_bytes(),
+        br#"{"payload":{"a":1,,"q":"1' OR '1'='1"}}"#,
+    ];
     for ignore in [json!([]), json!(["payload"])] {
         let rt = rt(json!({"mode": "enforce", "sensitive": {"ignore_keys": ignore}}));
         let host = MemHost::default();
-        let (ex, _) = Exchange::start(&rt, &host, &r);
-        let a = ex
-            .unwrap()
-            .request_body(&rt, &host, body, false)
-            .unwrap_or_else(|| panic!("not blocked with ignore_keys {ignore}"));
-        assert_eq!(a.status, 403, "ignore_keys {ignore}");
-        let (ex, _) = Exchange::start(&rt, &host, &r);
-        assert!(
-            ex.unwrap()
-                .request_body(&rt, &host, br#"{"payload":{"q":"plain words"}}"#, false)
-                .is_none(),
-            "ignore_keys {ignore}"
+        for body in blocked {
+            let (ex, _) = Exchange::start(&rt, &host, &r);
+            let a = ex
+                .unwrap()
+                .request_body(&rt, &host, body, false)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "not blocked with ignore_keys {ignore}: {}",
+                        String::from_utf8_lossy(body)
+                    )
+                });
+            assert_eq!(a.status, 403, "ignore_keys {ignore}");
+        }
+        assert_eq!(
+            host.metric(rt.layout.invalid(Message::Request)),
+            2,
+            "the deep and the invalid body are counted, ignore_keys {ignore}"
         );
+        // Classification still skips the ignored subtree.
+        let (ex, _) = Exchange::start(&rt, &host, &r);
+        let mut ex = ex.unwrap();
+        let plain = br#"{"payload":{"q":"plain words","m":"13812345678"}}"#;
+        assert!(ex.request_body(&rt, &host, plain, false).is_none());
+        let counted = finish_call(ex, &rt, &host)
+            .sensitive
+            .request
+            .get("cn_mobile")
+            .copied();
+        let want = if ignore.as_array().is_some_and(|a| a.is_empty()) {
+            Some(1)
+        } else {
+            None
+        };
+        assert_eq!(counted, want, "ignore_keys {ignore}");
     }
+    // Without detection in bodies, JSON bodies are still classified.
+    let rt = rt(json!({"mode": "enforce", "detection": {"injection": {"where": ["path"]}}}));
+    let host = MemHost::default();
+    let (ex, _) = Exchange::start(&rt, &host, &r);
+    let mut ex = ex.unwrap();
+    assert!(ex.request_body(&rt, &host, blocked[0], false).is_none());
+    let rec = finish_call(ex, &rt, &host);
+    assert_eq!(rec.sensitive.request.get("cn_mobile"), Some(&1));
 }
 
 #[test]

@@ -120,7 +120,7 @@ struct CompactMeta<'a> {
 /// as the inside of a JSON string: only `"` and `\\` need escaping. `false` (`out` as it
 /// was) for a control character, which serde_json never writes raw.
 ///
-/// Byte by byte into room made once (counted first, so a batch's buffer grows by what
+/// Byte by byte into room made once (counted first, so the batch's length grows by what
 /// is written, never more): a record has a `"` every few bytes, and copying the runs
 /// between them was a `memory.copy` call (into the host's C++) per run in Wasm.
 fn escape_json_text(json: &[u8], out: &mut Vec<u8>) -> bool {
@@ -134,6 +134,7 @@ fn escape_json_text(json: &[u8], out: &mut Vec<u8>) -> bool {
     let start = out.len();
     out.resize(start + json.len() + escapes, 0);
     let Some(room) = out.get_mut(start..) else {
+        out.truncate(start);
         return false;
     };
     let mut n = 0;

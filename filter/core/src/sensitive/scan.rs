@@ -2270,12 +2270,27 @@ mod tests {
             "[".repeat(200),
             "]".repeat(200)
         );
+        // Too deep and invalid inside the ignored subtree; invalid UTF-8 (lenient).
+        let deep_ignored = format!(
+            "{{\"secret\":{}\"1' OR '1'='1\"{}}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let lenient: &[u8] = b"{\"m\":\"\xff 13812345678\",\"secret\":\"\xfe\"}";
+        let more: [&[u8]; 4] = [
+            deep.as_bytes(),
+            deep_ignored.as_bytes(),
+            br#"{"secret":{"a":1,,"q":"1' OR '1'='1"},"m":"13812345678"}"#,
+            lenient,
+        ];
         for c in [classifier(), Classifier::new(&ignoring.policy.sensitive)] {
-            for body in bodies.iter().copied().chain([deep.as_bytes()]) {
+            for body in bodies.iter().copied().chain(more) {
                 let mut want = Hits::new();
                 let want_outcome = c.scan_json(body, today(), &mut want);
+                // The detectors' walk as it was: every string, nothing skipped; its
+                // outcome decides what is inspected as text.
                 let mut want_strings = Vec::new();
-                let _ = Walker::default().walk(body, |v| {
+                let detect_outcome = Walker::default().walk(body, |v| {
                     if v.kind == Kind::String {
                         want_strings.push(v.text.to_vec());
                     }
@@ -2287,6 +2302,7 @@ mod tests {
                     c.scan_json_and_strings(body, today(), &mut got, |t| strings.push(t.to_vec()));
                 let name = String::from_utf8_lossy(body);
                 assert_eq!(outcome, want_outcome, "{name}");
+                assert_eq!(outcome, detect_outcome, "{name}");
                 assert_eq!(got.counts(), want.counts(), "{name}");
                 assert_eq!(got.total(), want.total(), "{name}");
                 assert_eq!(strings, want_strings, "{name}");
