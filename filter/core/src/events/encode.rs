@@ -715,7 +715,7 @@ mod props {
             let mut out = b"before".to_vec();
             prop_assert!(escape_json_text(json.as_bytes(), &mut out));
             let want = serde_json::to_string(&json).unwrap();
-            prop_assert_eq!(&out[6..], want[1..want.len() - 1].as_bytes());
+            prop_assert_eq!(&out[6..], &want.as_bytes()[1..want.len() - 1]);
             let mut out = Vec::new();
             json_str(&v, &mut out);
             prop_assert_eq!(out, json.as_bytes());
