@@ -1,10 +1,12 @@
 //! Wire encoding of records: NDJSON lines, or OTLP/HTTP JSON `logRecords` wrapped in an
 //! `ExportLogsServiceRequest`. Each record is serialised once, when it is queued,
 //! straight into the queue's buffer; a batch is the entries joined inside the format's
-//! frame. An OTLP entry is queued compact (the record JSON behind a few bytes of its
-//! attributes) and gets its `logRecord` envelope when its batch is built: the envelope
-//! and the escaping of the record JSON as a string are ~45 % of an OTLP entry (the
+//! frame. An OTLP entry is queued compact (the record JSON, already escaped as the inside
+//! of a JSON string, behind a few bytes of its attributes) and gets its `logRecord`
+//! envelope when its batch is built: the envelope is ~40 % of an OTLP entry (the
 //! bench's traffic), so a backlog (a slow or absent collector) holds that much less.
+//! The escaping is done by serde_json as it writes the record ([`Escaped`]), so a batch
+//! only checks and copies each entry's text.
 
 use super::record::{Meta, Record, Severity};
 use crate::config::raw::EventFormat;
@@ -34,8 +36,100 @@ pub fn entry_into<R: Record>(
 ) -> Result<(), serde_json::Error> {
     if format == EventFormat::Otlp {
         compact_meta(&record.meta(), out);
+        let mut ser = serde_json::Serializer::with_formatter(out, Escaped);
+        return record.serialize(&mut ser);
     }
     serde_json::to_writer(out, record)
+}
+
+/// serde_json's compact output written as the inside of a JSON string: the quotes and
+/// backslashes serde_json writes come out escaped once more, so the record JSON of an
+/// OTLP entry is queued ready to be the `stringValue` of its `logRecord` (the same bytes
+/// as escaping serde_json's output, tested). Every `"` and `\\` serde_json writes goes
+/// through these three methods; what it writes between them (string fragments,
+/// numbers, punctuation) holds neither.
+struct Escaped;
+
+impl serde_json::ser::Formatter for Escaped {
+    fn begin_string<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b"\\\"")
+    }
+
+    fn end_string<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b"\\\"")
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        use serde_json::ser::CharEscape as E;
+        // serde_json's escape with its own backslash escaped: `\n`, `\\\"`, `\u001f`.
+        let c = match escape {
+            E::Quote => return w.write_all(b"\\\\\\\""),
+            E::ReverseSolidus => return w.write_all(b"\\\\\\\\"),
+            E::Solidus => b'/',
+            E::Backspace => b'b',
+            E::FormFeed => b'f',
+            E::LineFeed => b'n',
+            E::CarriageReturn => b'r',
+            E::Tab => b't',
+            E::AsciiControl(byte) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let hi = HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
+                let lo = HEX.get(usize::from(byte & 15)).copied().unwrap_or(b'0');
+                return w.write_all(&[b'\\', b'\\', b'u', b'0', b'0', hi, lo]);
+            }
+        };
+        w.write_all(&[b'\\', b'\\', c])
+    }
+}
+
+/// Whether `t` may stand between the quotes of a JSON string as it is: UTF-8, no control
+/// character, no bare `"`, and every `\\` the start of an escape serde_json writes. What a compact
+/// entry's text must be (the queue only ever holds [`Escaped`] output; this keeps a
+/// batch valid JSON whatever the bytes). Eight bytes at a time to the next `"`, `\\` or
+/// control character.
+fn is_string_inside(t: &[u8]) -> bool {
+    use crate::text::swar::{word, zero_bytes, HIGH, ONES};
+    if std::str::from_utf8(t).is_err() {
+        return false;
+    }
+    let mut i = 0;
+    while i < t.len() {
+        let rest = t.get(i..).unwrap_or_default();
+        let chunk = rest.get(..8).unwrap_or(rest);
+        let x = word(chunk);
+        // The lowest marked byte is exact; the zero padding of a short word reads as a
+        // control character, so only the bytes that are there count.
+        let present = HIGH >> (8 * (8 - chunk.len()));
+        let marks = (zero_bytes(x ^ (ONES * u64::from(b'"')))
+            | zero_bytes(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH))
+            & present;
+        if marks == 0 {
+            i += chunk.len();
+            continue;
+        }
+        let at = i + (marks.trailing_zeros() / 8) as usize;
+        if t.get(at) != Some(&b'\\') {
+            return false;
+        }
+        i = match t.get(at + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => at + 2,
+            // Only `\\u00XX`, the one `\\u` escape serde_json writes: never a surrogate.
+            Some(b'u')
+                if t.get(at + 2..at + 4) == Some(b"00")
+                    && t.get(at + 4..at + 6)
+                        .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+            {
+                at + 6
+            }
+            _ => return false,
+        };
+    }
+    true
 }
 
 /// Marks an absent string attribute in a compact entry.
@@ -116,13 +210,10 @@ struct CompactMeta<'a> {
     template: Option<&'a str>,
 }
 
-/// Appends `json` (serde_json output: valid UTF-8, control characters already escaped)
-/// as the inside of a JSON string: only `"` and `\\` need escaping. `false` (`out` as it
-/// was) for a control character, which serde_json never writes raw.
-///
-/// Byte by byte into room made once (counted first, so the batch's length grows by what
-/// is written, never more): a record has a `"` every few bytes, and copying the runs
-/// between them was a `memory.copy` call (into the host's C++) per run in Wasm.
+/// Appends `json` (serde_json output) as the inside of a JSON string: `"` and `\\`
+/// escaped; `false` for a control character, which serde_json never writes raw. The
+/// reference [`Escaped`] output is tested against.
+#[cfg(test)]
 fn escape_json_text(json: &[u8], out: &mut Vec<u8>) -> bool {
     let mut escapes = 0;
     for &b in json {
@@ -168,18 +259,17 @@ fn json_str(v: &str, out: &mut Vec<u8>) {
 }
 
 /// Appends the OTLP `logRecord` (JSON mapping of `opentelemetry.proto.logs.v1.LogRecord`)
-/// of a compact entry: the record JSON is the string `body`, escaped in one pass over
-/// it. Returns `false` (`out` as it was) for bytes that are not a compact entry: a
-/// damaged header, or a record that is not UTF-8 text without control characters.
+/// of a compact entry: the record JSON, queued escaped, is copied as the string `body`.
+/// Returns `false` (`out` as it was) for bytes that are not a compact entry: a damaged
+/// header, or text that is not a JSON string's inside ([`is_string_inside`]).
 /// Written piece by piece (no `format!` machinery: this runs for every record).
 fn expand_otlp(entry: &[u8], out: &mut Vec<u8>) -> bool {
     let Some((m, json)) = parse_compact(entry) else {
         return false;
     };
-    if std::str::from_utf8(json).is_err() {
+    if !is_string_inside(json) {
         return false;
     }
-    let mark = out.len();
     let mut num = itoa::Buffer::new();
     let nanos = num.format(m.ts.saturating_mul(1_000_000)).as_bytes();
     out.extend_from_slice(b"{\"timeUnixNano\":\"");
@@ -191,10 +281,7 @@ fn expand_otlp(entry: &[u8], out: &mut Vec<u8>) -> bool {
     out.extend_from_slice(b",\"severityText\":\"");
     out.extend_from_slice(m.severity.text().as_bytes());
     out.extend_from_slice(b"\",\"body\":{\"stringValue\":\"");
-    if !escape_json_text(json, out) {
-        out.truncate(mark);
-        return false;
-    }
+    out.extend_from_slice(json);
     out.extend_from_slice(b"\"},\"attributes\":[");
     let attr = |out: &mut Vec<u8>, key: &str, v: &str| {
         if out.last() == Some(&b'}') {
@@ -513,8 +600,12 @@ mod tests {
         let mut queued = Vec::new();
         entry_into(EventFormat::Otlp, &c, &mut queued).unwrap();
         let wire = entry(EventFormat::Otlp, &c).unwrap();
-        let json = entry(EventFormat::Ndjson, &c).unwrap();
-        assert!(queued.ends_with(&json));
+        let mut json = Vec::new();
+        assert!(escape_json_text(
+            &entry(EventFormat::Ndjson, &c).unwrap(),
+            &mut json
+        ));
+        assert!(queued.ends_with(&json), "the record JSON, escaped");
         assert!(
             queued.len() < json.len() + 64,
             "{} vs {}",
@@ -527,6 +618,33 @@ mod tests {
             queued.len(),
             wire.len()
         );
+    }
+
+    #[test]
+    fn only_escaped_text_is_carried() {
+        for ok in [
+            &b""[..],
+            b"plain",
+            b"{\\\"k\\\":\\\"a\\\\\\\"b\\\"}",
+            b"\\n\\t\\/\\b\\f\\r\\u001f",
+            "é中\u{2028}\u{7f}".as_bytes(),
+        ] {
+            assert!(is_string_inside(ok), "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b"a\"b"[..],
+            b"trailing\\",
+            b"\\x",
+            b"\\u12",
+            b"\\ud800",
+            b"\\u00g0",
+            b"line\nbreak",
+            b"\x01",
+            b"\xff",
+            b"\xe4\xb8",
+        ] {
+            assert!(!is_string_inside(bad), "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]
@@ -633,6 +751,14 @@ mod props {
                 prop_oneof![
                     proptest::collection::vec(any::<u8>(), 0..24),
                     "\\PC{0,12}".prop_map(String::into_bytes),
+                    proptest::collection::vec(
+                        prop::sample::select(vec![
+                            "a", "é", "\\\"", "\\\\", "\\n", "\\/", "\\u001f", "\\u00e9",
+                            "\\ud800", "\\u12", "\\x", "\\", "\"", "\u{1}", "\u{7f}",
+                        ]),
+                        0..8,
+                    )
+                    .prop_map(|p| p.concat().into_bytes()),
                 ],
                 0..6,
             ),
@@ -659,10 +785,15 @@ mod props {
             let body = f.body(entries.iter().map(Vec::as_slice), 0);
             let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
             let recs = v["resourceLogs"][0]["scopeLogs"][0]["logRecords"].as_array().unwrap();
-            let text = |t: &[u8]| std::str::from_utf8(t).is_ok() && t.iter().all(|&b| b >= 0x20);
-            prop_assert_eq!(recs.len(), tails.iter().filter(|t| text(t)).count());
-            for (r, t) in recs.iter().zip(tails.iter().filter(|t| text(t))) {
-                prop_assert_eq!(r["body"]["stringValue"].as_str().unwrap().as_bytes(), t.as_slice());
+            // Entries whose text is a JSON string's inside are carried (the batch parsed,
+            // so they were valid), with the string serde_json reads from them; the
+            // others are left out.
+            let kept: Vec<&Vec<u8>> = tails.iter().filter(|t| is_string_inside(t)).collect();
+            prop_assert_eq!(recs.len(), kept.len());
+            for (r, t) in recs.iter().zip(kept) {
+                let quoted = [b"\"".as_slice(), t, b"\""].concat();
+                let want: String = serde_json::from_slice(&quoted).unwrap();
+                prop_assert_eq!(r["body"]["stringValue"].as_str().unwrap(), want);
             }
         }
 
@@ -719,6 +850,16 @@ mod props {
             let mut out = Vec::new();
             json_str(&v, &mut out);
             prop_assert_eq!(out, json.as_bytes());
+            // serde_json through `Escaped` writes what escaping its output gives, for
+            // strings as values and as keys, next to numbers, literals and arrays; and
+            // the batch accepts it as it is.
+            let value = serde_json::json!({ v.clone(): [v.clone(), 1.5, -7, u64::MAX, null, true, {}] });
+            let mut direct = Vec::new();
+            serde::Serialize::serialize(&value, &mut serde_json::Serializer::with_formatter(&mut direct, Escaped)).unwrap();
+            let mut want = Vec::new();
+            prop_assert!(escape_json_text(&serde_json::to_vec(&value).unwrap(), &mut want));
+            prop_assert_eq!(&direct, &want);
+            prop_assert!(is_string_inside(&direct));
             if raw && !v.is_empty() {
                 let mut cut = v.clone().into_bytes();
                 let at = cut.len() / 2;
