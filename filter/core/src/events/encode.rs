@@ -84,13 +84,37 @@ impl serde_json::ser::Formatter for Escaped {
         };
         w.write_all(&[b'\\', b'\\', c])
     }
+
+    /// A raw JSON fragment (serde_json's `raw_value` feature, not enabled here): written
+    /// escaped too, so that enabling it could never make the queued text invalid.
+    fn write_raw_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for &b in fragment.as_bytes() {
+            match b {
+                b'"' | b'\\' => w.write_all(&[b'\\', b])?,
+                // Whitespace between tokens (the only control characters raw JSON holds).
+                0..=0x1f => {
+                    let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+                    let lo = HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0');
+                    w.write_all(&[b'\\', b'u', b'0', b'0', hi, lo])?;
+                }
+                _ => w.write_all(&[b])?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Whether `t` may stand between the quotes of a JSON string as it is: UTF-8, no control
-/// character, no bare `"`, and every `\\` the start of an escape serde_json writes. What a compact
-/// entry's text must be (the queue only ever holds [`Escaped`] output; this keeps a
-/// batch valid JSON whatever the bytes). Eight bytes at a time to the next `"`, `\\` or
-/// control character.
+/// character, no bare `"`, and every `\\` the start of a JSON escape (`\\u` only as
+/// `\\u00XX`, so never a surrogate). What a compact entry's text must be: the queue only
+/// ever holds [`Escaped`] output (whose escapes are `\\"` and `\\\\`); this keeps a batch
+/// valid JSON whatever the bytes. Eight bytes at a time to the next `"`, `\\` or control
+/// character.
 fn is_string_inside(t: &[u8]) -> bool {
     use crate::text::swar::{word, zero_bytes, HIGH, ONES};
     if std::str::from_utf8(t).is_err() {
@@ -160,7 +184,7 @@ fn compact_meta(m: &Meta<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// Reads a compact entry: the attributes, and the record JSON after them. `None` for
+/// Reads a compact entry: the attributes, and the escaped record JSON after them. `None` for
 /// bytes [`compact_meta`] did not write.
 fn parse_compact(e: &[u8]) -> Option<(CompactMeta<'_>, &[u8])> {
     let (ts, e) = e.split_first_chunk::<8>()?;
@@ -361,8 +385,8 @@ impl Frame {
         let (n, _) = entries.size_hint();
         let envelopes = match self.format {
             EventFormat::Ndjson => 0,
-            // The envelope (~330 bytes) and the escaping (~1 byte in 8).
-            EventFormat::Otlp => n.saturating_mul(352).saturating_add(size / 8),
+            // The envelope (~330 bytes); the record text is queued escaped.
+            EventFormat::Otlp => n.saturating_mul(352),
         };
         let mut out = Vec::with_capacity(
             (self.head.len() + self.tail.len())
@@ -647,6 +671,19 @@ mod tests {
         }
     }
 
+    /// Raw fragments (serde_json's `raw_value`, not enabled) would be escaped too.
+    #[test]
+    fn raw_fragments_are_escaped() {
+        use serde_json::ser::Formatter as _;
+        let raw = "{\"a\": [\"b\\\\c\",\n\t1]}";
+        let mut out = Vec::new();
+        Escaped.write_raw_fragment(&mut out, raw).unwrap();
+        assert!(is_string_inside(&out), "{}", String::from_utf8_lossy(&out));
+        let quoted = [b"\"".as_slice(), &out, b"\""].concat();
+        let back: String = serde_json::from_slice(&quoted).unwrap();
+        assert_eq!(back, raw);
+    }
+
     #[test]
     fn a_status_of_zero_is_a_status() {
         // A call that got no response (a reset) has status 0, which OTLP still carries.
@@ -795,6 +832,34 @@ mod props {
                 let want: String = serde_json::from_slice(&quoted).unwrap();
                 prop_assert_eq!(r["body"]["stringValue"].as_str().unwrap(), want);
             }
+        }
+
+        /// A queued OTLP entry ends with its NDJSON line escaped, whatever the record's
+        /// texts, map keys and lists hold, and that text passes the batch's check.
+        #[test]
+        fn queued_text_is_the_escaped_record(
+            texts in proptest::collection::vec("(\\PC|[\"\\\\\u{1}\n\u{7f}])*", 6),
+        ) {
+            let mut c = CallRecord {
+                v: 1,
+                kind: "call",
+                service: texts[0].clone(),
+                request_id: Some(texts[1].clone()),
+                source: SourceInfo {
+                    ip: Some(texts[2].clone()),
+                    ip_forwarded: true,
+                    principal: Some(texts[3].clone()),
+                },
+                ..Default::default()
+            };
+            c.sensitive.request.insert(texts[4].clone(), 3);
+            c.value_hashes.push(texts[5].clone());
+            let mut queued = Vec::new();
+            entry_into(EventFormat::Otlp, &c, &mut queued).unwrap();
+            let mut want = Vec::new();
+            prop_assert!(escape_json_text(&entry(EventFormat::Ndjson, &c).unwrap(), &mut want));
+            prop_assert!(queued.ends_with(&want));
+            prop_assert!(is_string_inside(&want));
         }
 
         /// Whatever the texts (quotes, backslashes, control and non-ASCII characters),
