@@ -18,11 +18,18 @@ pub struct KeyCtx {
     pub version: bool,
     /// The key is just `name` (a person's name only with more evidence).
     pub name_weak: bool,
-    /// The enclosing object is about a person (`user`, `customer`, `contact`, ...).
+    /// The enclosing object is about a person (`user`, `customer`, `contact`, ...). Only
+    /// read for a key that may name a person ([`KeyCtx::may_name_person`]), so only
+    /// worked out for one: `false` for any other key.
     pub person: bool,
 }
 
 impl KeyCtx {
+    /// Whether a value under this key may be a person's name (the key names `cn_name`,
+    /// or is just `name`): the one case where the parent key (`person`) matters.
+    pub fn may_name_person(&self) -> bool {
+        self.names(B::CnName) || self.name_weak
+    }
     /// Whether the key names `t`.
     pub fn names(&self, t: B) -> bool {
         self.pos & t.bit() != 0
@@ -636,9 +643,10 @@ pub fn classify(key: &[u8], parent: Option<&[u8]>) -> KeyCtx {
     if key.is_empty() {
         return KeyCtx::default();
     }
+    let ctx = classify_key(key);
     KeyCtx {
-        person: parent.is_some_and(names_person),
-        ..classify_key(key)
+        person: ctx.may_name_person() && parent.is_some_and(names_person),
+        ..ctx
     }
 }
 
@@ -1047,9 +1055,11 @@ impl KeyCache {
         if key.is_empty() {
             return KeyCtx::default();
         }
+        let ctx = self.key(key);
         KeyCtx {
-            person: parent.is_some_and(|p| self.person(p)),
-            ..self.key(key)
+            // Most keys cannot name a person: no parent lookup for them.
+            person: ctx.may_name_person() && parent.is_some_and(|p| self.person(p)),
+            ..ctx
         }
     }
 
@@ -1165,7 +1175,17 @@ mod cache_tests {
             assert!(!c.get(b"name", Some(b"product")).person);
             assert!(!c.get(b"name", None).person);
             assert!(!c.get(b"name", Some(b"")).person);
+            assert!(
+                c.get(b"real_name", Some(b"customer")).person,
+                "names cn_name"
+            );
+            // Only a key that may name a person asks its parent: no parent memo entry.
+            assert!(!c.get(b"email", Some(b"customer")).person);
+            assert!(!classify(b"email", Some(b"customer")).person);
         }
+        let before = c.parents.iter().filter(|p| p.len != 0).count();
+        c.get(b"mobile", Some(b"some_new_parent"));
+        assert_eq!(c.parents.iter().filter(|p| p.len != 0).count(), before);
     }
 
     #[test]

@@ -876,7 +876,7 @@ impl<'a> Det<'a, '_> {
             self.emit(B::DateOfBirth, ts, te);
             return true;
         }
-        if !self.number && (k.names(B::CnName) || k.name_weak) {
+        if !self.number && k.may_name_person() {
             if let Ok(s) = std::str::from_utf8(t) {
                 if person_name(s, k.names(B::CnName), k.person) {
                     self.emit(B::CnName, ts, te);
