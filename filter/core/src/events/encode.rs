@@ -65,7 +65,7 @@ impl serde_json::ser::Formatter for Escaped {
         escape: serde_json::ser::CharEscape,
     ) -> std::io::Result<()> {
         use serde_json::ser::CharEscape as E;
-        // serde_json's escape with its own backslash escaped: `\n`, `\\\"`, `\u001f`.
+        // serde_json's escape with its own backslash escaped: `\\n`, `\\\"`, `\\u001f`.
         let c = match escape {
             E::Quote => return w.write_all(b"\\\\\\\""),
             E::ReverseSolidus => return w.write_all(b"\\\\\\\\"),
@@ -76,9 +76,7 @@ impl serde_json::ser::Formatter for Escaped {
             E::CarriageReturn => b'r',
             E::Tab => b't',
             E::AsciiControl(byte) => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let hi = HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
-                let lo = HEX.get(usize::from(byte & 15)).copied().unwrap_or(b'0');
+                let [hi, lo] = hex2(byte);
                 return w.write_all(&[b'\\', b'\\', b'u', b'0', b'0', hi, lo]);
             }
         };
@@ -92,14 +90,12 @@ impl serde_json::ser::Formatter for Escaped {
         w: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         for &b in fragment.as_bytes() {
             match b {
                 b'"' | b'\\' => w.write_all(&[b'\\', b])?,
                 // Whitespace between tokens (the only control characters raw JSON holds).
                 0..=0x1f => {
-                    let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
-                    let lo = HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0');
+                    let [hi, lo] = hex2(b);
                     w.write_all(&[b'\\', b'u', b'0', b'0', hi, lo])?;
                 }
                 _ => w.write_all(&[b])?,
@@ -107,6 +103,13 @@ impl serde_json::ser::Formatter for Escaped {
         }
         Ok(())
     }
+}
+
+/// The two lower-case hexadecimal digits of `b` (the `XX` of `\u00XX`).
+fn hex2(b: u8) -> [u8; 2] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digit = |n: u8| HEX.get(usize::from(n)).copied().unwrap_or(b'0');
+    [digit(b >> 4), digit(b & 15)]
 }
 
 /// Whether `t` may stand between the quotes of a JSON string as it is: UTF-8, no control
