@@ -16,6 +16,7 @@
 # with --ab, both modules side by side. --functions --cache-sim also simulates the
 # caches (valgrind --cache-sim=yes) and prints first-level instruction cache misses per
 # request by function (a second table): how much code each function touches.
+# --top N: rows of the --functions table (default 40).
 #
 #   scripts/v8bench.sh                           # off, policy, full
 #   scripts/v8bench.sh --profile full            # where full's time goes, by function
@@ -29,7 +30,7 @@
 # missing; any Node.js >= 18 will do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-module="" ab="" profile=0 count=0 cache_sim=0 count_requests=5000 requests=2000 rounds=5 pairs=7 setups=()
+module="" ab="" profile=0 count=0 cache_sim=0 top=40 count_requests=5000 requests=2000 rounds=5 pairs=7 setups=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --module) module="$2"; shift 2 ;;
@@ -38,11 +39,12 @@ while [ $# -gt 0 ]; do
     --count) count=1; shift ;;
     --functions) count=2; shift ;;
     --cache-sim) cache_sim=1; shift ;;
+    --top) top="$2"; shift 2 ;;
     --count-requests) count_requests="$2"; shift 2 ;;
     --requests) requests="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --pairs) pairs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) setups+=("$1"); shift ;;
   esac
 done
@@ -119,7 +121,8 @@ for s in "${setups[@]}"; do
       b_args=(--b "$out/b.short.cg" "$out/b.short.log" "$out/b.long.cg" "$out/b.long.log")
     fi
     python3 envoy/bench/v8count.py "$out/a.short.cg" "$out/a.short.log" "$out/a.long.cg" \
-      "$out/a.long.log" $((count_requests - count_requests / 5)) ${b_args[@]+"${b_args[@]}"}
+      "$out/a.long.log" $((count_requests - count_requests / 5)) ${b_args[@]+"${b_args[@]}"} \
+      --top "$top"
     if [ $cache_sim = 1 ]; then
       echo "== $s: first-level instruction cache misses per request by Wasm function"
       python3 envoy/bench/v8count.py "$out/a.short.cg" "$out/a.short.log" "$out/a.long.cg" \
