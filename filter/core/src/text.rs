@@ -166,6 +166,15 @@ pub mod swar {
         }
     }
 
+    /// The bytes of `x` that a JSON string cannot hold as they are: `"`, `\\` and
+    /// control characters (the lowest marked byte is exact).
+    #[inline]
+    pub fn json_special(x: u64) -> u64 {
+        zero_bytes(x ^ (ONES * u64::from(b'"')))
+            | zero_bytes(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
+    }
+
     /// Whether `test` marks a byte of `hay`, eight bytes at a time; the padding of the
     /// last word never counts.
     #[inline]

@@ -36,10 +36,23 @@ pub fn entry_into<R: Record>(
 ) -> Result<(), serde_json::Error> {
     if format == EventFormat::Otlp {
         compact_meta(&record.meta(), out);
-        let mut ser = serde_json::Serializer::with_formatter(out, Escaped);
-        return record.serialize(&mut ser);
+        return record.write_json(out, true);
     }
-    serde_json::to_writer(out, record)
+    record.write_json(out, false)
+}
+
+/// Appends `record`'s JSON as serde_json writes it, through [`Escaped`] when `escaped`
+/// ([`Record::write_json`] of the records that do not write themselves).
+pub(super) fn serde_json_into<R: serde::Serialize + ?Sized>(
+    record: &R,
+    out: &mut Vec<u8>,
+    escaped: bool,
+) -> Result<(), serde_json::Error> {
+    if escaped {
+        record.serialize(&mut serde_json::Serializer::with_formatter(out, Escaped))
+    } else {
+        serde_json::to_writer(out, record)
+    }
 }
 
 /// serde_json's compact output written as the inside of a JSON string: the quotes and
@@ -106,7 +119,7 @@ impl serde_json::ser::Formatter for Escaped {
 }
 
 /// The two lower-case hexadecimal digits of `b` (the `XX` of `\u00XX`).
-fn hex2(b: u8) -> [u8; 2] {
+pub(super) fn hex2(b: u8) -> [u8; 2] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let digit = |n: u8| HEX.get(usize::from(n)).copied().unwrap_or(b'0');
     [digit(b >> 4), digit(b & 15)]
@@ -117,12 +130,10 @@ fn hex2(b: u8) -> [u8; 2] {
 /// `\\u00XX`, so never a surrogate). What a compact entry's text must be: the queue only
 /// ever holds [`Escaped`] output (whose escapes are `\\"` and `\\\\`); this keeps a batch
 /// valid JSON whatever the bytes. Eight bytes at a time to the next `"`, `\\` or control
-/// character.
+/// character; UTF-8 is validated only when a byte is not ASCII (records rarely hold one).
 fn is_string_inside(t: &[u8]) -> bool {
-    use crate::text::swar::{word, zero_bytes, HIGH, ONES};
-    if std::str::from_utf8(t).is_err() {
-        return false;
-    }
+    use crate::text::swar::{json_special, word, HIGH};
+    let mut high = 0;
     let mut i = 0;
     while i < t.len() {
         let rest = t.get(i..).unwrap_or_default();
@@ -131,10 +142,8 @@ fn is_string_inside(t: &[u8]) -> bool {
         // The lowest marked byte is exact; the zero padding of a short word reads as a
         // control character, so only the bytes that are there count.
         let present = HIGH >> (8 * (8 - chunk.len()));
-        let marks = (zero_bytes(x ^ (ONES * u64::from(b'"')))
-            | zero_bytes(x ^ (ONES * u64::from(b'\\')))
-            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH))
-            & present;
+        high |= x;
+        let marks = json_special(x) & present;
         if marks == 0 {
             i += chunk.len();
             continue;
@@ -156,7 +165,7 @@ fn is_string_inside(t: &[u8]) -> bool {
             _ => return false,
         };
     }
-    true
+    high & HIGH == 0 || std::str::from_utf8(t).is_ok()
 }
 
 /// Marks an absent string attribute in a compact entry.
@@ -275,7 +284,7 @@ fn escape_json_text(json: &[u8], out: &mut Vec<u8>) -> bool {
 /// it: as it is when nothing in it needs escaping (the usual attribute: a kind, an
 /// action, a method, a template), else through serde_json.
 fn json_str(v: &str, out: &mut Vec<u8>) {
-    if v.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !crate::text::swar::any(v.as_bytes(), crate::text::swar::json_special) {
         out.push(b'"');
         out.extend_from_slice(v.as_bytes());
         out.push(b'"');
@@ -669,6 +678,8 @@ mod tests {
             b"\x01",
             b"\xff",
             b"\xe4\xb8",
+            // Cut UTF-8 after an escape, past the first eight bytes.
+            b"0123456789\\n\xc3(",
         ] {
             assert!(!is_string_inside(bad), "{}", String::from_utf8_lossy(bad));
         }

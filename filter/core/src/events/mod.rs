@@ -1,6 +1,7 @@
 //! Event records and their export: record types, wire encoding, and the bounded
 //! per-worker queue that batches them for the collector.
 
+mod call_json;
 pub mod encode;
 pub mod queue;
 pub mod record;

@@ -31,7 +31,8 @@ pub struct SourceInfo {
 }
 
 impl SourceInfo {
-    fn is_empty(&self) -> bool {
+    /// No address and no principal (then the record leaves `source` out).
+    pub(super) fn is_empty(&self) -> bool {
         self.ip.is_none() && self.principal.is_none()
     }
 }
@@ -81,7 +82,8 @@ pub struct Bytes {
 }
 
 impl Bytes {
-    fn is_empty(&self) -> bool {
+    /// Both sizes 0 (then the record leaves `bytes` out).
+    pub(super) fn is_empty(&self) -> bool {
         self.request == 0 && self.response == 0
     }
 }
@@ -364,9 +366,25 @@ pub struct Meta<'a> {
 pub trait Record: Serialize {
     /// Attributes for OTLP.
     fn meta(&self) -> Meta<'_>;
+
+    /// Appends the record's JSON to `out`, as the inside of a JSON string when `escaped`
+    /// (an OTLP entry's text). Through serde_json unless a record writes itself.
+    fn write_json(&self, out: &mut Vec<u8>, escaped: bool) -> Result<(), serde_json::Error> {
+        super::encode::serde_json_into(self, out, escaped)
+    }
 }
 
 impl Record for CallRecord {
+    /// Written by hand ([`super::call_json`]): one per request of `full`.
+    fn write_json(&self, out: &mut Vec<u8>, escaped: bool) -> Result<(), serde_json::Error> {
+        if escaped {
+            super::call_json::write_call::<true>(self, out);
+        } else {
+            super::call_json::write_call::<false>(self, out);
+        }
+        Ok(())
+    }
+
     fn meta(&self) -> Meta<'_> {
         let meshward_answer = matches!(
             self.action,
