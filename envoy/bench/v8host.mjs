@@ -12,9 +12,10 @@
 // instances in one process measured the second ~10 % slower with identical modules.)
 //
 // The clock is simulated: it advances REQUEST_NS per request (a worker at 2,000
-// requests/s), and the root context gets a tick every TICK_MS of that time, as Envoy
-// would call it. A POST to the collector is answered 200 right after the tick that
-// made it, so the event queue drains and batches are built and sent as in Envoy, and
+// requests/s), and the root context gets a tick every period the module asked for
+// (`proxy_set_tick_period_milliseconds`) of that time, as Envoy would call it. A POST
+// to the collector is answered 200 after the next tick (one made in a tick, right
+// after it), so the event queue drains and batches are built and sent as in Envoy, and
 // the counts do not depend on how fast the host runs (under callgrind or not).
 import fs from "node:fs";
 import crypto from "node:crypto";
@@ -30,7 +31,6 @@ const reqBody = fs.readFileSync(path.join(here, "request.json"));
 const pluginConfig = fs.readFileSync(cfgPath);
 const dec = new TextDecoder();
 const REQUEST_NS = 500000n;
-const TICK_MS = 100n;
 
 function serMap(pairs) {
   let size = 4;
@@ -78,6 +78,7 @@ const rh = [[":status", "200"], ["content-length", String(respBody.length)], ["c
 const rhMap = serMap(rh);
 // The collector's answer to every POST.
 const callAnswer = [[":status", "200"]];
+const callAnswerMap = serMap(callAnswer);
 
 /** One module instance with its own host state; returns `run(n)` (ns per request). */
 function load(modPath) {
@@ -102,13 +103,13 @@ function load(modPath) {
   // Per-stream state.
   let req = traffic[0], buffers = {}, connId = 1, cas = 1, metrics = 0;
   // Simulated time (ns), the next tick's time, and the POST waiting for its answer.
-  let clock = 1764385200000000000n, nextTick = clock, callToken = 0, pendingCall = 0;
+  let clock = 1764385200000000000n, tickNs = 0n, nextTick = clock, callToken = 0, pendingCall = 0;
   const shared = new Map();
   const calls = {};
   const count = (k) => { calls[k] = (calls[k] || 0) + 1; };
   const env = {
     proxy_log: (lvl, p, n) => { if (lvl >= 3) console.error("wasm log", lvl, str(p, n)); return 0; },
-    proxy_set_tick_period_milliseconds: () => 0,
+    proxy_set_tick_period_milliseconds: (ms) => { tickNs = BigInt(ms) * 1000000n; nextTick = clock + tickNs; return 0; },
     proxy_get_buffer_bytes: (t, start, max, rp, rs) => {
       count("get_buffer");
       const b = t === 7 ? pluginConfig : buffers[t];
@@ -147,7 +148,10 @@ function load(modPath) {
       dv().setBigUint64(rp, clock, true);
       return 0;
     },
-    proxy_get_header_map_pairs: (t, rp, rs) => { count("header_map"); return give(t === 0 ? req.map : rhMap, rp, rs); },
+    proxy_get_header_map_pairs: (t, rp, rs) => {
+      count("header_map");
+      return give(t === 0 ? req.map : t === 6 ? callAnswerMap : rhMap, rp, rs);
+    },
     proxy_get_header_map_value: (t, kp, kn, rp, rs) => {
       count("header_value");
       const k = str(kp, kn);
@@ -205,13 +209,17 @@ function load(modPath) {
     x.proxy_on_delete(id);
     id++;
     clock += REQUEST_NS;
-    if (clock >= nextTick) {
-      nextTick = clock + TICK_MS * 1000000n;
-      x.proxy_on_tick(1);
-      if (pendingCall) {
-        const token = pendingCall;
-        pendingCall = 0;
-        x.proxy_on_http_call_response(1, token, callAnswer.length, 0, 0);
+    if (tickNs && clock >= nextTick) {
+      nextTick = clock + tickNs;
+      // The POST made before this tick (in the answer to the one before) is answered
+      // first, then one the tick makes.
+      for (let k = 0; k < 2; k++) {
+        if (k) x.proxy_on_tick(1);
+        if (pendingCall) {
+          const token = pendingCall;
+          pendingCall = 0;
+          x.proxy_on_http_call_response(1, token, callAnswer.length, 0, 0);
+        }
       }
     }
   };

@@ -264,6 +264,22 @@ mod props {
             prop_assert_eq!(has_byte(&hay, needle), hay.contains(&needle));
         }
 
+        /// `json_special` marks exactly what a JSON string must escape: `any` agrees with
+        /// the byte test on any bytes, and in one word the lowest mark is the first such
+        /// byte.
+        #[test]
+        fn json_special_is_the_byte_test(
+            hay in proptest::collection::vec(prop::sample::select(vec![0u8, 1, 0x1f, b' ', b'!', b'"', b'#', b'[', b'\\', b']', b'a', 0x7f, 0x80, 0xc3, 0xff]), 0..40),
+        ) {
+            let special = |c: &u8| *c < 0x20 || *c == b'"' || *c == b'\\';
+            prop_assert_eq!(swar::any(&hay, swar::json_special), hay.iter().any(special));
+            if let Some(w) = hay.get(..8) {
+                let marks = swar::json_special(swar::word(w));
+                let first = w.iter().position(special);
+                prop_assert_eq!((marks != 0).then(|| (marks.trailing_zeros() / 8) as usize), first);
+            }
+        }
+
         #[test]
         fn ascii_splits_agree_with_str_splits(s in "[a/?;é中]{0,12}", sep in proptest::sample::select(vec!['/', '?', ';'])) {
             let got: Vec<&str> = split_ascii(&s, sep as u8).collect();

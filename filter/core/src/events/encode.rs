@@ -5,8 +5,9 @@
 //! of a JSON string, behind a few bytes of its attributes) and gets its `logRecord`
 //! envelope when its batch is built: the envelope is ~40 % of an OTLP entry (the
 //! bench's traffic), so a backlog (a slow or absent collector) holds that much less.
-//! The escaping is done by serde_json as it writes the record ([`Escaped`]), so a batch
-//! only checks and copies each entry's text.
+//! The record is written escaped as it is queued (a call record by hand,
+//! [`super::call_json`]; the others by serde_json through [`Escaped`]), so a batch only
+//! checks and copies each entry's text.
 
 use super::record::{Meta, Record, Severity};
 use crate::config::raw::EventFormat;
@@ -678,8 +679,9 @@ mod tests {
             b"\x01",
             b"\xff",
             b"\xe4\xb8",
-            // Cut UTF-8 after an escape, past the first eight bytes.
+            // Cut UTF-8 after an escape, past the first eight bytes, and before one.
             b"0123456789\\n\xc3(",
+            b"01234567\xc3(\\n",
         ] {
             assert!(!is_string_inside(bad), "{}", String::from_utf8_lossy(bad));
         }
