@@ -112,7 +112,7 @@ pub enum ErrorSite {
     SharedData,
     /// `dispatch_http_call` refused for another reason than a missing cluster.
     Dispatch,
-    /// Encoding an event record.
+    /// Encoding an event record, or a queued record left out of its batch as damaged.
     Encode,
     /// Sending a local answer.
     SendResponse,

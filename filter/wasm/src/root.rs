@@ -207,6 +207,7 @@ impl Root {
         }
         let content_type = queue.content_type();
         let Some(batch) = queue.poll(now, force) else {
+            count_damaged(&active, &mut queue);
             return;
         };
         let (records, attempt) = (batch.records, batch.attempt);
@@ -228,8 +229,12 @@ impl Root {
             Duration::from_millis(ev.timeout_ms),
         );
         match result {
-            Ok(token) => self.in_flight = Some((token, now)),
+            Ok(token) => {
+                self.in_flight = Some((token, now));
+                count_damaged(&active, &mut queue);
+            }
             Err(status) => {
+                count_damaged(&active, &mut queue);
                 let cause = if status == Status::BadArgument {
                     SendResult::NoCluster
                 } else {
@@ -272,6 +277,16 @@ impl Root {
         if let Some((cause, n)) = c.dropped {
             active.host.incr(l.events_dropped(cause), n as u64);
         }
+    }
+}
+
+/// Counts the queue's damaged entries (left out of their batch) as encoding errors.
+fn count_damaged(active: &Active, queue: &mut EventQueue) {
+    let n = queue.take_damaged();
+    if n > 0 {
+        active
+            .host
+            .incr(active.rt.layout.internal_error(ErrorSite::Encode), n);
     }
 }
 

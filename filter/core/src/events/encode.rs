@@ -395,6 +395,15 @@ impl Frame {
     /// length. OTLP entries get their envelope here; one that is not a compact entry
     /// (cannot happen: the queue holds what `entry_into` wrote) is left out.
     pub fn body<'a>(&self, entries: impl Iterator<Item = &'a [u8]>, size: usize) -> Vec<u8> {
+        self.body_counted(entries, size).0
+    }
+
+    /// [`Frame::body`], and how many entries it carries (those not left out).
+    pub fn body_counted<'a>(
+        &self,
+        entries: impl Iterator<Item = &'a [u8]>,
+        size: usize,
+    ) -> (Vec<u8>, usize) {
         let (n, _) = entries.size_hint();
         let envelopes = match self.format {
             EventFormat::Ndjson => 0,
@@ -408,6 +417,7 @@ impl Frame {
         );
         out.extend_from_slice(&self.head);
         let mut first = true;
+        let mut carried = 0;
         for e in entries {
             let mark = out.len();
             if !first {
@@ -423,9 +433,10 @@ impl Frame {
                 }
             }
             first = false;
+            carried += 1;
         }
         out.extend_from_slice(&self.tail);
-        out
+        (out, carried)
     }
 }
 

@@ -190,6 +190,7 @@ pub struct EventQueue {
     in_flight: Option<InFlight>,
     last_flush_ms: u64,
     dropped_full: u64,
+    damaged: u64,
 }
 
 impl EventQueue {
@@ -203,6 +204,7 @@ impl EventQueue {
             in_flight: None,
             last_flush_ms: now_ms,
             dropped_full: 0,
+            damaged: 0,
         }
     }
 
@@ -269,6 +271,12 @@ impl EventQueue {
         std::mem::take(&mut self.dropped_full)
     }
 
+    /// Queued entries that `poll` found damaged and left out of their batch since the
+    /// last call (for the adapter's internal-error counter; not counted as sent).
+    pub fn take_damaged(&mut self) -> u64 {
+        std::mem::take(&mut self.damaged)
+    }
+
     /// The next POST to make, if one is due: a retry whose time has come, or a new
     /// batch when the flush interval passed or a full batch is waiting. `force`
     /// flushes regardless of the interval (shutdown).
@@ -297,11 +305,17 @@ impl EventQueue {
         // One slice per entry (a vector per batch, not per record).
         let mut parts = Vec::with_capacity(n);
         self.queued.walk(n, |e| parts.push(e));
-        let body = self.frame.body(parts.into_iter(), size);
+        let (body, carried) = self.frame.body_counted(parts.into_iter(), size);
         self.queued.take_front(n);
+        // Entries the batch left out (damaged: cannot happen with `push_record`) are
+        // counted apart, never as sent.
+        self.damaged += (n - carried) as u64;
+        if carried == 0 {
+            return None;
+        }
         self.in_flight = Some(InFlight {
             body,
-            records: n,
+            records: carried,
             attempts: 1,
             started_ms: Some(now_ms),
             retry_at_ms: 0,
@@ -413,6 +427,40 @@ mod tests {
         assert!(q.poll(1003, false).is_none(), "one POST in flight");
         q.complete(SendResult::Ok, 1004);
         assert_eq!(q.poll(1005, false).unwrap().records, 3);
+    }
+
+    /// A damaged OTLP entry is left out of its batch, counted apart and never as sent;
+    /// a batch of damaged entries alone is not sent at all.
+    #[test]
+    fn damaged_entries_are_counted_apart_not_sent() {
+        let cfg = QueueConfig {
+            max_batch: 3,
+            max_buffered: 100,
+            flush_interval_ms: 1000,
+            timeout_ms: 2000,
+        };
+        let mut q = EventQueue::new(cfg, Frame::new(EventFormat::Otlp, "svc", "v"), 0);
+        let call = crate::events::CallRecord {
+            kind: "call",
+            ..Default::default()
+        };
+        q.push_record(&call).unwrap();
+        q.push(b"not a compact entry");
+        q.push_record(&call).unwrap();
+        let b = q.poll(1000, false).unwrap();
+        assert_eq!(b.records, 2);
+        let v: serde_json::Value = serde_json::from_slice(b.body).unwrap();
+        let recs = &v["resourceLogs"][0]["scopeLogs"][0]["logRecords"];
+        assert_eq!(recs.as_array().unwrap().len(), 2);
+        assert_eq!(q.take_damaged(), 1);
+        assert_eq!(q.take_damaged(), 0);
+        assert_eq!(q.complete(SendResult::Ok, 1001).sent, 2);
+        assert!(q.is_empty());
+        q.push(b"damaged");
+        q.push(b"");
+        assert!(q.poll(2002, false).is_none(), "nothing left to send");
+        assert_eq!(q.take_damaged(), 2);
+        assert!(q.is_empty());
     }
 
     #[test]
