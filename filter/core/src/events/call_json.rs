@@ -162,11 +162,11 @@ pub(super) fn write_call<const ESCAPED: bool>(c: &CallRecord, out: &mut Vec<u8>)
     w.str(action);
     if !decisions.is_empty() {
         key!(w, "decisions");
-        w.list(&decisions, Writer::decision);
+        w.list(decisions, Writer::decision);
     }
     if !threats.is_empty() {
         key!(w, "threats");
-        w.list(&threats, Writer::threat);
+        w.list(threats, Writer::threat);
     }
     if *truncated {
         key!(w, "truncated");
@@ -178,7 +178,7 @@ pub(super) fn write_call<const ESCAPED: bool>(c: &CallRecord, out: &mut Vec<u8>)
     }
     if !value_hashes.is_empty() {
         key!(w, "value_hashes");
-        w.list(&value_hashes, |w, h| w.str(h));
+        w.list(value_hashes, |w, h| w.str(h));
     }
     w.out.push(b'}');
 }
