@@ -41,6 +41,9 @@ macro_rules! field {
 /// and `\\` of the JSON escaped once more), else plain JSON. Field order, the fields
 /// left out and every escape are serde_json's for the `Serialize` derive of
 /// [`CallRecord`].
+// Out of line: the two forms are two functions of ~8 KB rather than one of 16 KB in
+// `write_json` (the module's largest function sets TurboFan's scratch memory at load).
+#[inline(never)]
 pub(super) fn write_call<const ESCAPED: bool>(c: &CallRecord, out: &mut Vec<u8>) {
     // Every field named (no `..`): a field added to `CallRecord` fails to compile here.
     let CallRecord {
