@@ -130,47 +130,41 @@ pub(super) fn hex2(b: u8) -> [u8; 2] {
 /// character, no bare `"`, and every `\\` the start of a JSON escape (`\\u` only as
 /// `\\u00XX`, so never a surrogate). What a compact entry's text must be: the queue only
 /// ever holds [`Escaped`] output (whose escapes are `\\"` and `\\\\`); this keeps a batch
-/// valid JSON whatever the bytes. Eight bytes at a time, then each `"`, `\\` or control
-/// character of the word in turn; UTF-8 is validated only when a byte is not ASCII
-/// (records rarely hold one).
+/// valid JSON whatever the bytes. Eight bytes at a time to the next `"`, `\\` or control
+/// character; UTF-8 is validated only when a byte is not ASCII (records rarely hold one).
 fn is_string_inside(t: &[u8]) -> bool {
     use crate::text::swar::{json_special, word, HIGH};
     let mut high = 0;
-    // Bytes before `done` are checked: an escape may reach into the next word.
-    let mut done = 0;
     let mut i = 0;
     while i < t.len() {
         let rest = t.get(i..).unwrap_or_default();
         let chunk = rest.get(..8).unwrap_or(rest);
         let x = word(chunk);
+        // The lowest marked byte is exact; the zero padding of a short word reads as a
+        // control character, so only the bytes that are there count.
+        let present = HIGH >> (8 * (8 - chunk.len()));
         high |= x;
-        // Every mark is exact; the zero padding of a short word reads as a control
-        // character, so only the bytes that are there count.
-        let mut marks = json_special(x) & (HIGH >> (8 * (8 - chunk.len())));
-        while marks != 0 {
-            let at = i + (marks.trailing_zeros() / 8) as usize;
-            marks &= marks - 1;
-            if at < done {
-                // The escaped character of the escape before (`\"`, `\\`).
-                continue;
-            }
-            if t.get(at) != Some(&b'\\') {
-                return false;
-            }
-            done = match t.get(at + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => at + 2,
-                // Only `\\u00XX`, the one `\\u` escape serde_json writes: never a surrogate.
-                Some(b'u')
-                    if t.get(at + 2..at + 4) == Some(b"00")
-                        && t.get(at + 4..at + 6)
-                            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
-                {
-                    at + 6
-                }
-                _ => return false,
-            };
+        let marks = json_special(x) & present;
+        if marks == 0 {
+            i += chunk.len();
+            continue;
         }
-        i += chunk.len();
+        let at = i + (marks.trailing_zeros() / 8) as usize;
+        if t.get(at) != Some(&b'\\') {
+            return false;
+        }
+        i = match t.get(at + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => at + 2,
+            // Only `\\u00XX`, the one `\\u` escape serde_json writes: never a surrogate.
+            Some(b'u')
+                if t.get(at + 2..at + 4) == Some(b"00")
+                    && t.get(at + 4..at + 6)
+                        .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+            {
+                at + 6
+            }
+            _ => return false,
+        };
     }
     high & HIGH == 0 || std::str::from_utf8(t).is_ok()
 }
@@ -826,8 +820,8 @@ mod props {
     proptest! {
         /// The check agrees with the byte-by-byte definition on strings of escapes,
         /// broken escapes, quotes, control characters, `]` and `#` right after an escape
-        /// (the bytes a borrowing SWAR test would mark too), runs that cross the eight-byte
-        /// words, and bytes that are not UTF-8.
+        /// (bytes a borrowing SWAR test marks too), runs that cross the eight-byte words,
+        /// and bytes that are not UTF-8.
         #[test]
         fn the_check_is_the_byte_by_byte_one(
             pieces in proptest::collection::vec(
