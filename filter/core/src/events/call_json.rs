@@ -186,6 +186,12 @@ pub(super) fn write_call<const ESCAPED: bool>(c: &CallRecord, out: &mut Vec<u8>)
     w.out.push(b'}');
 }
 
+/// Appends `v` as a plain JSON string, quotes included, byte for byte as serde_json
+/// writes it (the OTLP attributes).
+pub(super) fn json_str(v: &str, out: &mut Vec<u8>) {
+    Writer::<false> { out }.str(v);
+}
+
 /// Appends JSON to a buffer, every `"` and `\\` escaped once more when `E`.
 struct Writer<'a, const E: bool> {
     out: &'a mut Vec<u8>,

@@ -9,6 +9,7 @@
 //! [`super::call_json`]; the others by serde_json through [`Escaped`]), so a batch only
 //! checks and copies each entry's text.
 
+use super::call_json::json_str;
 use super::record::{Meta, Record, Severity};
 use crate::config::raw::EventFormat;
 
@@ -279,20 +280,6 @@ fn escape_json_text(json: &[u8], out: &mut Vec<u8>) -> bool {
         n += 1;
     }
     true
-}
-
-/// Appends `v` as a JSON string, quotes included, byte for byte as serde_json writes
-/// it: as it is when nothing in it needs escaping (the usual attribute: a kind, an
-/// action, a method, a template), else through serde_json.
-fn json_str(v: &str, out: &mut Vec<u8>) {
-    if !crate::text::swar::any(v.as_bytes(), crate::text::swar::json_special) {
-        out.push(b'"');
-        out.extend_from_slice(v.as_bytes());
-        out.push(b'"');
-    } else if serde_json::to_writer(&mut *out, v).is_err() {
-        // A `&str` always serialises; the fallback keeps the JSON valid regardless.
-        out.extend_from_slice(b"\"\"");
-    }
 }
 
 /// Appends the OTLP `logRecord` (JSON mapping of `opentelemetry.proto.logs.v1.LogRecord`)
