@@ -309,7 +309,7 @@ impl EventQueue {
         self.queued.take_front(n);
         // Entries the batch left out (damaged: cannot happen with `push_record`) are
         // counted apart, never as sent.
-        self.damaged += (n - carried) as u64;
+        self.damaged += n.saturating_sub(carried) as u64;
         if carried == 0 {
             return None;
         }
