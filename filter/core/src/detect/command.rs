@@ -236,7 +236,49 @@ const fn shape(t: &mut [u16; 26], name: &[u8]) {
     }
 }
 
-/// Whether `w` is a command or prefix name (`NAME_SHAPES` first, then the lists).
+/// Slots of [`NAME_TABLE`] (a power of two, more than twice the names).
+const NAME_SLOTS: usize = 256;
+
+/// The names of [`COMMANDS`] then [`PREFIXES`], by index.
+const fn listed_name(i: usize) -> &'static [u8] {
+    if i < COMMANDS.len() {
+        COMMANDS[i].0
+    } else {
+        PREFIXES[i - COMMANDS.len()]
+    }
+}
+
+/// FNV-1a of a name, reduced to a slot of [`NAME_TABLE`].
+const fn name_slot(w: &[u8]) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    let mut i = 0;
+    while i < w.len() {
+        h = (h ^ w[i] as u32).wrapping_mul(0x0100_0193);
+        i += 1;
+    }
+    h as usize & (NAME_SLOTS - 1)
+}
+
+/// Every command and prefix name, open-addressed: the slot [`name_slot`] gives (or
+/// the next one, round) holds 1 + the name's index for [`listed_name`]; 0 is free.
+/// One hash and about one comparison per word instead of a walk of both lists.
+static NAME_TABLE: [u8; NAME_SLOTS] = {
+    let names = COMMANDS.len() + PREFIXES.len();
+    assert!(names * 2 < NAME_SLOTS && names < u8::MAX as usize);
+    let mut t = [0u8; NAME_SLOTS];
+    let mut i = 0;
+    while i < names {
+        let mut s = name_slot(listed_name(i));
+        while t[s] != 0 {
+            s = (s + 1) & (NAME_SLOTS - 1);
+        }
+        t[s] = (i + 1) as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Whether `w` is a command or prefix name (`NAME_SHAPES` first, then [`NAME_TABLE`]).
 fn is_command_name(w: &[u8]) -> bool {
     let Some(&first) = w.first() else {
         return false;
@@ -250,8 +292,19 @@ fn is_command_name(w: &[u8]) -> bool {
         // Not a shape the table covers: ask the lists.
         u16::MAX
     };
-    bits & 1 << w.len().min(15) != 0
-        && (COMMANDS.iter().any(|(name, _, _)| *name == w) || PREFIXES.contains(&w))
+    if bits & 1 << w.len().min(15) == 0 {
+        return false;
+    }
+    let mut s = name_slot(w);
+    // The table has free slots, so the probe ends.
+    for _ in 0..NAME_SLOTS {
+        match NAME_TABLE.get(s).copied().unwrap_or(0) {
+            0 => return false,
+            i if listed_name(usize::from(i) - 1) == w => return true,
+            _ => s = (s + 1) & (NAME_SLOTS - 1),
+        }
+    }
+    false
 }
 
 /// Whether a value made only of words (lower-case ASCII letters and digits) separated

@@ -24,10 +24,7 @@ pub fn normalize(input: &[u8], plus_as_space: bool) -> Normalized {
     let input = input.get(..MAX_INSPECT).unwrap_or(input);
     let mut nul = false;
     // Fast path: nothing to decode.
-    if !input.iter().any(|&b| {
-        matches!(b, b'%' | b'&' | b'\\' | 0 | 0xC0 | 0xC1 | 0xE0..=0xEF)
-            || (plus_as_space && b == b'+')
-    }) {
+    if !needs_decoding(input, plus_as_space) {
         let mut text = input.to_vec();
         text.make_ascii_lowercase();
         return Normalized { text, nul };
@@ -47,6 +44,42 @@ pub fn normalize(input: &[u8], plus_as_space: bool) -> Normalized {
     cur.make_ascii_lowercase();
     Normalized { text: cur, nul }
 }
+
+/// Whether [`normalize`] would decode anything in `input`: without, its text is `input`
+/// lower-cased and it holds no NUL byte. True for `%`, `&`, `\\`, NUL, overlong-UTF-8 lead
+/// bytes and three-byte UTF-8 sequences (full-width forms), and `+` when
+/// `plus_as_space`.
+pub fn needs_decoding(input: &[u8], plus_as_space: bool) -> bool {
+    let mask = if plus_as_space {
+        DECODES | PLUS
+    } else {
+        DECODES
+    };
+    input
+        .iter()
+        .any(|&b| DECODING.get(usize::from(b)).is_some_and(|&c| c & mask != 0))
+}
+
+/// [`DECODING`]: a byte that always starts a decoding.
+const DECODES: u8 = 1;
+/// [`DECODING`]: `+`, a space in form encoding.
+const PLUS: u8 = 2;
+
+/// What each byte means to [`needs_decoding`] (one lookup per byte; every value
+/// inspected passes here).
+static DECODING: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'%' | b'&' | b'\\' | 0 | 0xC0 | 0xC1 | 0xE0..=0xEF => DECODES,
+            b'+' => PLUS,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
 
 /// Whether a header or body value looks `application/x-www-form-urlencoded` (no
 /// literal whitespace, holds `+` or `%XX`), so that `+` stands for a space.
@@ -366,6 +399,22 @@ mod tests {
 
     fn n(s: &[u8]) -> Vec<u8> {
         normalize(s, false).text
+    }
+
+    #[test]
+    fn the_decoding_table_is_the_byte_test() {
+        for b in 0..=255u8 {
+            for plus in [false, true] {
+                let by_bytes = matches!(b, b'%' | b'&' | b'\\' | 0 | 0xC0 | 0xC1 | 0xE0..=0xEF)
+                    || (plus && b == b'+');
+                assert_eq!(
+                    needs_decoding(&[b'a', b, b'z'], plus),
+                    by_bytes,
+                    "{b:#04x} {plus}"
+                );
+            }
+        }
+        assert!(!needs_decoding(b"", true));
     }
 
     #[test]

@@ -291,31 +291,7 @@ impl Detector {
         if self.enabled.is_empty() || value.is_empty() {
             return found;
         }
-        // Fast path without allocation: a short value made of words, numbers and
-        // harmless punctuation, with nothing to decode (ids, numbers, names, enums).
-        if value.len() <= FAST_LEN && decode::is_plain(value) && value.iter().all(|&b| b < 0x80) {
-            let mut buf = [0u8; FAST_LEN];
-            let t = buf.get_mut(..value.len()).unwrap_or_default();
-            t.copy_from_slice(value);
-            t.make_ascii_lowercase();
-            if self.enabled.contains(Family::Scanner) && scanner::oast_domain(t) {
-                found.insert(Family::Scanner);
-            }
-            if self.enabled.contains(Family::Ssrf)
-                && needs_present(t) & NEEDS_SSRF != 0
-                && ssrf::detect(t)
-            {
-                found.insert(Family::Ssrf);
-            }
-            return found;
-        }
-        let plus = match place {
-            Place::Path => false,
-            Place::Query => true,
-            Place::Header | Place::Body => decode::looks_form_encoded(value),
-        };
-        let norm = decode::normalize(value, plus);
-        self.inspect_normalized(&norm, place, &mut found);
+        self.inspect_value(value, place, &mut found);
         if place == Place::Header
             && self.enabled.contains(Family::Sqli)
             && !found.contains(Family::Sqli)
@@ -341,15 +317,39 @@ impl Detector {
         found
     }
 
-    fn inspect_normalized(&self, norm: &decode::Normalized, place: Place, found: &mut FamilySet) {
-        let t = norm.text.as_slice();
+    /// Decodes `value` ([`decode::normalize`]) and runs the enabled families on it.
+    fn inspect_value(&self, value: &[u8], place: Place, found: &mut FamilySet) {
+        // Without allocation: a short value with nothing to decode (ids, numbers, names,
+        // enums, prose, URLs) is lower-cased on the stack, which is all `normalize`
+        // would do to it. A `+` takes the general path, where the place decides whether
+        // it stands for a space.
+        if value.len() <= FAST_LEN && !decode::needs_decoding(value, true) {
+            let mut buf = [0u8; FAST_LEN];
+            let t = buf.get_mut(..value.len()).unwrap_or_default();
+            t.copy_from_slice(value);
+            t.make_ascii_lowercase();
+            self.inspect_text(t, false, place, found);
+        } else {
+            let plus = match place {
+                Place::Path => false,
+                Place::Query => true,
+                Place::Header | Place::Body => decode::looks_form_encoded(value),
+            };
+            let norm = decode::normalize(value, plus);
+            self.inspect_text(&norm.text, norm.nul, place, found);
+        }
+    }
+
+    /// Runs the enabled families on `t`, a value as [`decode::normalize`] leaves it
+    /// (`nul`: the value held a NUL byte).
+    fn inspect_text(&self, t: &[u8], nul: bool, place: Place, found: &mut FamilySet) {
         let on = self.enabled;
         let needs = needs_present(t);
         // Fast path: words, numbers and harmless punctuation only.
         if on.contains(Family::Scanner) && scanner::oast_domain(t) {
             found.insert(Family::Scanner);
         }
-        if !norm.nul && decode::is_plain(t) {
+        if !nul && decode::is_plain(t) {
             if on.contains(Family::Ssrf) && needs & NEEDS_SSRF != 0 && ssrf::detect(t) {
                 found.insert(Family::Ssrf);
             }
@@ -366,8 +366,7 @@ impl Detector {
             found.insert(Family::Xss);
         }
         if on.contains(Family::PathTraversal)
-            && (norm.nul
-                || needs & NEEDS_TRAVERSAL != 0 && traversal::detect(t, place == Place::Path))
+            && (nul || needs & NEEDS_TRAVERSAL != 0 && traversal::detect(t, place == Place::Path))
         {
             found.insert(Family::PathTraversal);
         }
@@ -911,6 +910,50 @@ mod proptests {
         #[test]
         fn xss_needs_its_bytes(v in without(NEEDS_XSS)) {
             prop_assert!(!xss::detect(v.as_bytes()), "{v:?}");
+        }
+    }
+
+    /// [`Detector::inspect_value`] as it was before the stack path: every value through
+    /// [`decode::normalize`] (what the stack path must agree with).
+    fn inspect_by_normalize(d: &Detector, value: &[u8], place: Place) -> FamilySet {
+        let plus = match place {
+            Place::Path => false,
+            Place::Query => true,
+            Place::Header | Place::Body => decode::looks_form_encoded(value),
+        };
+        let norm = decode::normalize(value, plus);
+        let mut found = FamilySet::EMPTY;
+        d.inspect_text(&norm.text, norm.nul, place, &mut found);
+        found
+    }
+
+    /// Words and punctuation of attacks, upper-cased at random, with decoding triggers
+    /// (`%`, `&`, `+`, `\\`, NUL, full-width and two-byte UTF-8) among them.
+    fn attack_like() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            8 => proptest::sample::select(WORDS).prop_map(|w| w.as_bytes().to_vec()),
+            2 => proptest::sample::select(WORDS).prop_map(|w| w.to_ascii_uppercase().into_bytes()),
+            6 => proptest::sample::select(PUNCT).prop_map(|p| p.as_bytes().to_vec()),
+            1 => proptest::sample::select(vec!["%2e", "&lt;", "\\u003c", "\0", "\u{ff0e}", "é", "+"])
+                .prop_map(|p| p.as_bytes().to_vec()),
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4_000, ..ProptestConfig::default() })]
+
+        /// Short values lower-cased on the stack are judged as through `normalize`, in
+        /// every place.
+        #[test]
+        fn the_stack_path_is_the_normalized_one(v in attack_like()) {
+            let d = Detector::new(FamilySet::ALL);
+            for place in [Place::Path, Place::Query, Place::Header, Place::Body] {
+                let mut fast = FamilySet::EMPTY;
+                d.inspect_value(&v, place, &mut fast);
+                let slow = inspect_by_normalize(&d, &v, place);
+                prop_assert_eq!(fast, slow, "{:?} in {:?}", String::from_utf8_lossy(&v), place);
+            }
         }
     }
 
