@@ -713,10 +713,37 @@ fn keyed_pairs(t: &[u8], mut f: impl FnMut(&[u8], usize, usize)) {
 
 /// Whether `v` is ASCII words of letters separated by spaces, commas and full stops,
 /// each word lower-case or capitalised (an upper-case letter only after a byte that is
-/// not a letter). Stops at the first other byte: a value with a digit early costs a
-/// few instructions.
+/// not a letter). Eight bytes at a time (every value longer than [`SHORT_PLAIN`] passes
+/// here; the range tests are exact per byte as bytes with the high bit set are excluded
+/// first); stops at the first word with another byte.
 fn is_prose(v: &[u8]) -> bool {
+    use crate::text::swar::{between, HIGH};
     let mut letter_before = false;
+    let mut i = 0;
+    while let Some(chunk) = v.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let low = x & !HIGH;
+        let lower = between(low, x, b'a' - 1, b'z' + 1);
+        let upper = between(low, x, b'A' - 1, b'Z' + 1);
+        let sep = between(low, x, b' ' - 1, b' ' + 1)
+            | between(low, x, b',' - 1, b',' + 1)
+            | between(low, x, b'.' - 1, b'.' + 1);
+        let letters = lower | upper;
+        if !(letters | sep) & HIGH != 0 {
+            return false;
+        }
+        let after_letter = letters << 8 | if letter_before { 0x80 } else { 0 };
+        if upper & after_letter != 0 {
+            return false;
+        }
+        letter_before = letters >> 63 != 0;
+        i += 8;
+    }
+    prose_bytes(v.get(i..).unwrap_or_default(), letter_before)
+}
+
+/// [`is_prose`] byte by byte, `letter_before` telling whether a letter came before `v`.
+fn prose_bytes(v: &[u8], mut letter_before: bool) -> bool {
     for &b in v {
         match b {
             b'a'..=b'z' => letter_before = true,
@@ -2474,6 +2501,18 @@ mod props {
     }
 
     proptest! {
+        #[test]
+        fn prose_by_words_is_the_byte_loop(
+            v in proptest::collection::vec(prop::sample::select(vec![
+                b'a', b'z', b'A', b'Z', b'm', b'M', b' ', b',', b'.', b'-', b'!', b'@', b'[', b'`',
+                b'{', b'0', b'9', b'+', b'/', 0, 0x80, 0xE4, 0xFF, b'\t',
+            ]), 0..40),
+            plain in proptest::collection::vec(prop::sample::select(vec![b'a', b'z', b'A', b'Q', b'Z', b' ', b',', b'.']), 0..40),
+        ) {
+            prop_assert_eq!(is_prose(&v), prose_bytes(&v, false), "{:?}", v);
+            prop_assert_eq!(is_prose(&plain), prose_bytes(&plain, false), "{:?}", plain);
+        }
+
         #[test]
         fn worth_scanning_key_is_the_byte_loop(k in proptest::collection::vec(any::<u8>(), 0..40)) {
             let want = k.iter().any(|&b| b.is_ascii_digit() || b == b'@' || b >= 0x80);
