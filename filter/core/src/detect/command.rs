@@ -289,7 +289,7 @@ fn is_command_name(w: &[u8]) -> bool {
             .copied()
             .unwrap_or(0)
     } else {
-        // Not a shape the table covers: ask the lists.
+        // Not a shape the table covers: ask `NAME_TABLE`.
         u16::MAX
     };
     if bits & 1 << w.len().min(15) == 0 {
@@ -300,6 +300,7 @@ fn is_command_name(w: &[u8]) -> bool {
     for _ in 0..NAME_SLOTS {
         match NAME_TABLE.get(s).copied().unwrap_or(0) {
             0 => return false,
+            // A stored `i` is 1 + an index below the number of names (the build).
             i if listed_name(usize::from(i) - 1) == w => return true,
             _ => s = (s + 1) & (NAME_SLOTS - 1),
         }

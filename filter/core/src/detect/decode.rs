@@ -46,7 +46,7 @@ pub fn normalize(input: &[u8], plus_as_space: bool) -> Normalized {
 }
 
 /// Whether [`normalize`] would decode anything in `input`: without, its text is `input`
-/// lower-cased and it holds no NUL byte. True for `%`, `&`, `\\`, NUL, overlong-UTF-8 lead
+/// lower-cased and it holds no NUL byte. True for `%`, `&`, `\`, NUL, overlong-UTF-8 lead
 /// bytes and three-byte UTF-8 sequences (full-width forms), and `+` when
 /// `plus_as_space`.
 pub fn needs_decoding(input: &[u8], plus_as_space: bool) -> bool {

@@ -928,7 +928,7 @@ mod proptests {
     }
 
     /// Words and punctuation of attacks, upper-cased at random, with decoding triggers
-    /// (`%`, `&`, `+`, `\\`, NUL, full-width and two-byte UTF-8) among them.
+    /// (`%`, `&`, `+`, `\`, NUL, full-width and two-byte UTF-8) among them.
     fn attack_like() -> impl Strategy<Value = Vec<u8>> {
         let piece = prop_oneof![
             8 => proptest::sample::select(WORDS).prop_map(|w| w.as_bytes().to_vec()),

@@ -715,7 +715,7 @@ fn keyed_pairs(t: &[u8], mut f: impl FnMut(&[u8], usize, usize)) {
 /// each word lower-case or capitalised (an upper-case letter only after a byte that is
 /// not a letter). Eight bytes at a time (every value longer than [`SHORT_PLAIN`] passes
 /// here; the range tests are exact per byte as bytes with the high bit set are excluded
-/// first); stops at the first word with another byte.
+/// first); stops at the first eight-byte chunk with another byte.
 fn is_prose(v: &[u8]) -> bool {
     use crate::text::swar::{between, HIGH};
     let mut letter_before = false;
@@ -2501,6 +2501,24 @@ mod props {
     }
 
     proptest! {
+        #[test]
+        fn prose_by_words_is_the_byte_loop_at_every_boundary(
+            len in 1usize..40,
+            at in 0usize..40,
+            space_before in any::<bool>(),
+        ) {
+            // One capital at any position of lower-case text, after a letter or a
+            // space: the carry between eight-byte chunks decides the first case.
+            let mut v = vec![b'a'; len];
+            let at = at % len;
+            v[at] = b'Q';
+            if space_before && at > 0 {
+                v[at - 1] = b' ';
+            }
+            prop_assert_eq!(is_prose(&v), prose_bytes(&v, false), "{:?}", String::from_utf8_lossy(&v));
+            prop_assert_eq!(is_prose(&v), at == 0 || space_before, "{:?}", String::from_utf8_lossy(&v));
+        }
+
         #[test]
         fn prose_by_words_is_the_byte_loop(
             v in proptest::collection::vec(prop::sample::select(vec![
