@@ -235,6 +235,16 @@ fn is_words(t: &[u8]) -> bool {
         .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b' ' | b',' | b'.'))
 }
 
+/// Whether a `+` in `value` stands for a space where it was found: always in a query,
+/// never in a path, in headers and bodies when the value looks form-encoded.
+fn plus_as_space(value: &[u8], place: Place) -> bool {
+    match place {
+        Place::Path => false,
+        Place::Query => true,
+        Place::Header | Place::Body => decode::looks_form_encoded(value),
+    }
+}
+
 /// Payload detector, built once per configuration.
 #[derive(Debug, Clone)]
 pub struct Detector {
@@ -330,12 +340,7 @@ impl Detector {
             t.make_ascii_lowercase();
             self.inspect_text(t, false, place, found);
         } else {
-            let plus = match place {
-                Place::Path => false,
-                Place::Query => true,
-                Place::Header | Place::Body => decode::looks_form_encoded(value),
-            };
-            let norm = decode::normalize(value, plus);
+            let norm = decode::normalize(value, plus_as_space(value, place));
             self.inspect_text(&norm.text, norm.nul, place, found);
         }
     }
@@ -916,12 +921,7 @@ mod proptests {
     /// [`Detector::inspect_value`] as it was before the stack path: every value through
     /// [`decode::normalize`] (what the stack path must agree with).
     fn inspect_by_normalize(d: &Detector, value: &[u8], place: Place) -> FamilySet {
-        let plus = match place {
-            Place::Path => false,
-            Place::Query => true,
-            Place::Header | Place::Body => decode::looks_form_encoded(value),
-        };
-        let norm = decode::normalize(value, plus);
+        let norm = decode::normalize(value, plus_as_space(value, place));
         let mut found = FamilySet::EMPTY;
         d.inspect_text(&norm.text, norm.nul, place, &mut found);
         found
