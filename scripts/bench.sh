@@ -7,6 +7,10 @@
 #   scripts/bench.sh                         # 13 rounds x 4 s (about 8 minutes)
 #   scripts/bench.sh --rounds 3 --duration 2 # a quick look
 #   scripts/bench.sh --setups off,policy     # a subset
+#   scripts/bench.sh --setups off,calib-noop,calib-body,calib-bodies,full
+#                                            # with the calibration filters of bench.md
+#                                            # (envoy/bench/calib): what any Wasm filter
+#                                            # pays for crossing, and for the bodies
 #   scripts/bench.sh --count                 # instructions per request of whole Envoys
 #                                            # under callgrind: plain, off, policy (~10 min)
 #   scripts/bench.sh --count --setups off,policy,policy@b   # A/B of two builds, the same way
@@ -24,6 +28,8 @@ case "${1:-}" in
 esac
 scripts/setup.sh --bench >&2
 scripts/build.sh >&2
+# The calibration filter of the `calib-*` setups (envoy/bench/calib; small, seconds).
+cargo build --quiet -p meshward-calib --target wasm32-wasip1 --release >&2
 if [ $cmd = count ] && ! command -v valgrind >/dev/null 2>&1; then
   echo "[bench] installing valgrind (apt)" >&2
   apt-get update -qq && apt-get install -y -qq valgrind >&2

@@ -15,8 +15,8 @@ cargo fmt --all -- --check
 step "clippy (native, all targets)"
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 
-step "clippy (wasm32: core and adapter)"
-cargo clippy --quiet -p meshward-core -p meshward --target wasm32-wasip1 -- -D warnings
+step "clippy (wasm32: core, adapter and the bench's calibration filter)"
+cargo clippy --quiet -p meshward-core -p meshward -p meshward-calib --target wasm32-wasip1 -- -D warnings
 
 step "unit tests (native)"
 cargo test --quiet -p meshward-core -p meshward-cli

@@ -37,6 +37,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 WASM = ROOT / "target/wasm32-wasip1/release/meshward.wasm"
+# The calibration filter (envoy/bench/calib): `calib-noop`, `calib-body`, `calib-bodies`.
+CALIB_WASM = ROOT / "target/wasm32-wasip1/release/meshward_calib.wasm"
+CALIB_MODES = ("noop", "body", "bodies")
 SETUPS = ["plain", "native", "off", "policy", "full", "monitor"]
 MESHWARD_SETUPS = {"off", "policy", "full", "monitor"}
 N_RULES = 20
@@ -57,6 +60,14 @@ REPORTED = [
     ("throughput native/plain", "native", "plain", "rps"),
     ("CPU per request policy/off", "policy", "off", "cpu"),
     ("CPU per request monitor/off", "monitor", "off", "cpu"),
+    # The calibration filters (envoy/bench/calib, `calib-*` setups): what any Proxy-Wasm
+    # filter pays before its own work, against meshward's floor `off`.
+    ("CPU per request calib-noop/off", "calib-noop", "off", "cpu"),
+    ("CPU per request calib-body/off", "calib-body", "off", "cpu"),
+    ("CPU per request calib-bodies/off", "calib-bodies", "off", "cpu"),
+    ("throughput calib-body/off", "calib-body", "off", "rps"),
+    ("throughput calib-bodies/off", "calib-bodies", "off", "rps"),
+    ("CPU per request full/calib-bodies", "full", "calib-bodies", "cpu"),
 ]
 
 
@@ -327,6 +338,15 @@ def meshward_filter(cfg, wasm=WASM):
     }
 
 
+def calib_filter(mode):
+    """The calibration filter (envoy/bench/calib) in `mode`, configured as meshward is."""
+    f = meshward_filter({}, CALIB_WASM)
+    cfg = f["typed_config"]["config"]
+    cfg["name"] = cfg["root_id"] = "calib"
+    cfg["configuration"]["value"] = mode
+    return f
+
+
 def http_filters(setup, soak=False):
     # `setup@b`: the same setup with the module at $MESHWARD_BENCH_WASM_B (A/B runs of
     # two builds in one interleaved run).
@@ -340,6 +360,13 @@ def http_filters(setup, soak=False):
         return [ROUTER]
     if setup == "native":
         return native_filters()
+    if setup.startswith("calib-"):
+        mode = setup.removeprefix("calib-")
+        if mode not in CALIB_MODES:
+            sys.exit(f"[bench] unknown setup {setup} (calib-{{{','.join(CALIB_MODES)}}})")
+        if not CALIB_WASM.is_file():
+            sys.exit(f"[bench] {CALIB_WASM} missing (scripts/bench.sh builds it)")
+        return [calib_filter(mode), ROUTER]
     return [meshward_filter(plugin_config(setup, soak)), ROUTER]
 
 
@@ -758,14 +785,15 @@ def report(args, setups, rounds, outdir, extra, logs):
         f"wrk -t1 -c16, setups shuffled per round; medians over rounds"
     )
     p("")
-    hdr = f"{'setup':<8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU s/10k':>10} {'CPU util':>8} {'RSS MiB':>8} {'non-2xx':>8} {'errors':>7}"
+    w = max([8] + [len(s) for s in setups])
+    hdr = f"{'setup':<{w}} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU s/10k':>10} {'CPU util':>8} {'RSS MiB':>8} {'non-2xx':>8} {'errors':>7}"
     p(hdr)
     p("-" * len(hdr))
     for s in setups:
         col = lambda k: median([r["results"][s][k] for r in rounds if s in r["results"]])
         tot = lambda k: sum(r["results"][s][k] for r in rounds if s in r["results"])
         p(
-            f"{s:<8} {col('rps'):>8.0f} {col('p50_ms'):>7.2f} {col('p99_ms'):>7.2f} "
+            f"{s:<{w}} {col('rps'):>8.0f} {col('p50_ms'):>7.2f} {col('p99_ms'):>7.2f} "
             f"{col('cpu_10k'):>10.3f} {col('util'):>8.2f} {col('rss_mib'):>8.1f} "
             f"{tot('non2xx'):>8} {tot('errors'):>7}"
         )
@@ -1284,7 +1312,13 @@ def main():
     b.add_argument("--rounds", type=int, default=13)
     b.add_argument("--duration", type=int, default=4, help="seconds per measured run (4-5)")
     b.add_argument("--warmup", type=int, default=1, help="seconds of the warm-up run before each measured run")
-    b.add_argument("--setups", default="", help="comma-separated subset (default: all six)")
+    b.add_argument(
+        "--setups",
+        default="",
+        help="comma-separated subset (default: all six); also full-<parts> (ablations), "
+        "setup@b (the module at $MESHWARD_BENCH_WASM_B) and calib-noop, calib-body, "
+        "calib-bodies (the calibration filter, envoy/bench/calib)",
+    )
     b.add_argument("--seed", type=int, default=None, help="seed of the round orders")
     b.add_argument("--out", default="", help="results directory (default target/bench/<time>)")
     s = sub.add_parser("soak", help="the memory soak (plain vs full)")
